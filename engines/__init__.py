@@ -1,0 +1,24 @@
+"""Paper Workbench engines: the compute behind each panel, usable headless (``python -m engines``).
+
+The registry maps an engine's name to a one-line description. Engines are imported on first use
+(``load``), so listing them costs nothing and never pulls in torch or cvxpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+ENGINES: dict[str, str] = {
+    "manipulator_cbf": "Two-link arm kept safe through impulsive state jumps by an adaptive-gain CBF-QP (arXiv:2503.10164)",
+    "spin_alignment": "Hadronic rescattering bias on vector-meson spin alignment rho00 (arXiv:2507.00706)",
+    "splatting": "3D Gaussian Splatting with Lumina's sort sharing (S2) and radiance caching (arXiv:2506.05682)",
+    "memory_pool": "LLM serving memory pool: eLLM elastic memory against static partitioning (arXiv:2506.15155)",
+}
+
+
+def load(name: str) -> ModuleType:
+    """Import the engine package ``engines.<name>``; ValueError for an unknown name."""
+    if name not in ENGINES:
+        raise ValueError(f"engine: unknown engine {name!r} (allowed: {', '.join(ENGINES)})")
+    return importlib.import_module(f"engines.{name}")

@@ -1,0 +1,141 @@
+"""Headless command line for every engine.
+
+    python -m engines list
+    python -m engines describe NAME
+    python -m engines run NAME --set k=v ... --out DIR [--device cpu|cuda|auto]
+    python -m engines bench NAME [--quick] --out DIR
+
+Progress goes to stderr; bad input exits with code 2 and one line saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from engines import ENGINES, load
+from engines.base import Snapshot, jsonable
+
+
+class _Fail(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, label: str, stream=sys.stderr, width: int = 30):
+        self.label, self.stream, self.width = label, stream, width
+        self._last = 0.0
+
+    def __call__(self, snap: Snapshot) -> None:
+        now = time.monotonic()
+        if snap.progress < 1.0 and now - self._last < 0.1:
+            return
+        self._last = now
+        filled = int(round(self.width * min(max(snap.progress, 0.0), 1.0)))
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {100 * snap.progress:5.1f}% {snap.message[:60]:<60}")
+        if snap.progress >= 1.0:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _parse_sets(items: list[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        if "=" not in item:
+            raise _Fail(f"--set {item}: expected NAME=VALUE")
+        k, v = item.split("=", 1)
+        pairs[k.strip()] = v
+    return pairs
+
+
+def cmd_list(_args) -> int:
+    width = max(len(n) for n in ENGINES)
+    for name, text in ENGINES.items():
+        print(f"{name:<{width}}  {text}")
+    return 0
+
+
+def cmd_describe(args) -> int:
+    engine = _load(args.name)
+    print(f"{args.name}: {ENGINES[args.name]}\n")
+    for row in engine.Config.describe():
+        unit = f" [{row['unit']}]" if row["unit"] else ""
+        print(f"  {row['name']} = {row['default']!r}{unit}  ({row['type']}; allowed: {row['allowed']})")
+        if row["doc"]:
+            print(f"      {row['doc']}")
+    print(f"\n  bench: {'yes' if hasattr(engine, 'bench') else 'no'}")
+    return 0
+
+
+def _load(name: str):
+    try:
+        return load(name)
+    except ValueError as err:
+        raise _Fail(str(err)) from None
+
+
+def cmd_run(args) -> int:
+    engine = _load(args.name)
+    try:
+        config = engine.Config.from_strings(_parse_sets(args.set or []))
+        from engines.device import resolve
+
+        resolve(args.device)
+    except ValueError as err:
+        raise _Fail(str(err)) from None
+    bar = ProgressBar(args.name)
+    last = None
+    for snap in engine.stream(config, device=args.device):
+        bar(snap)
+        last = snap
+    if last is None or last.result is None or last.progress != 1.0:
+        raise RuntimeError("engine stream ended without a final result")
+    out = last.result.save(args.out)
+    print(json.dumps({"out": str(out), "summary": jsonable(last.result.summary())}, indent=2)[:4000])
+    return 0
+
+
+def cmd_bench(args) -> int:
+    engine = _load(args.name)
+    if not hasattr(engine, "bench"):
+        raise _Fail(f"bench: engine {args.name!r} has no benchmark")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = engine.bench(quick=args.quick, device=args.device, progress=ProgressBar(f"bench {args.name}"))
+    (out / "bench.json").write_text(json.dumps(jsonable(report), indent=2) + "\n")
+    print(json.dumps(jsonable(report), indent=2)[:4000])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engines", description="Paper Workbench engines, headless.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list the engines")
+    p = sub.add_parser("describe", help="fields, defaults and allowed values of an engine's Config")
+    p.add_argument("name")
+    p = sub.add_parser("run", help="run an engine and write DIR/result.json plus figures")
+    p.add_argument("name")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="set a Config field (repeatable)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p = sub.add_parser("bench", help="measure the method against its baseline; writes DIR/bench.json")
+    p.add_argument("name")
+    p.add_argument("--quick", action="store_true", help="a short run (seconds)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    try:
+        return {"list": cmd_list, "describe": cmd_describe, "run": cmd_run, "bench": cmd_bench}[args.cmd](args)
+    except _Fail as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

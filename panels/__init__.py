@@ -1,0 +1,74 @@
+"""The panel registry: one entry per implemented paper panel, in the order the docks appear.
+
+A factory is imported only when its dock is built, so the registry itself imports no Qt.
+Papers without a panel yet are listed in ``resources/papers.json`` and marked in Help > Papers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    id: str
+    title: str
+    arxiv: str
+    summary: str
+    engine: str
+    factory: Callable[..., object]
+
+
+def _lazy(module: str, cls: str) -> Callable[..., object]:
+    def make(*args, **kwargs):
+        return getattr(importlib.import_module(module), cls)(*args, **kwargs)
+
+    make.__qualname__ = f"{module}.{cls}"
+    return make
+
+
+PANELS: list[PanelSpec] = [
+    PanelSpec(
+        "manipulator_cbf",
+        "Manipulator CBF",
+        "2503.10164",
+        "An adaptive-gain CBF-QP keeps a two-link arm safe through impulsive state jumps where fixed gains fail.",
+        "manipulator_cbf",
+        _lazy("panels.manipulator_cbf", "ManipulatorCbfPanel"),
+    ),
+    PanelSpec(
+        "spin_alignment",
+        "ρ00 explorer",
+        "2507.00706",
+        "Hadronic rescattering shifts K*0 and ρ0 spin alignment ρ00 (negative in the reaction plane, positive in the "
+        "production plane) and leaves φ untouched.",
+        "spin_alignment",
+        _lazy("panels.spin_alignment", "SpinAlignmentPanel"),
+    ),
+    PanelSpec(
+        "splat_viewer",
+        "3DGS viewer",
+        "2506.05682",
+        "Sort sharing (S²) and radiance caching (RC) skip 3D Gaussian Splatting work at a small PSNR cost.",
+        "splatting",
+        _lazy("panels.splat_viewer", "SplatViewerPanel"),
+    ),
+    PanelSpec(
+        "memory_pool",
+        "Memory pool",
+        "2506.15155",
+        "eLLM's elastic memory pool lends idle activation memory to the KV cache, raising batch size and decode "
+        "throughput over static partitioning.",
+        "memory_pool",
+        _lazy("panels.memory_pool", "MemoryPoolPanel"),
+    ),
+]
+
+
+def spec(panel_id: str) -> PanelSpec:
+    for s in PANELS:
+        if s.id == panel_id:
+            return s
+    raise ValueError(f"panel: unknown panel {panel_id!r} (allowed: {', '.join(s.id for s in PANELS)})")
