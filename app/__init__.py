@@ -1,0 +1,1 @@
+"""The Qt shell: main window, docks, menus, job runner, log, screenshots."""

@@ -1,0 +1,32 @@
+"""Shared test set-up: the workbench style on the test QApplication, settings in a temp file, screenshot switch."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-screenshots", action="store_true", help="rewrite tests/screenshots/baselines/*.png")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _settings_file(tmp_path_factory):
+    os.environ["PAPER_WORKBENCH_SETTINGS"] = str(tmp_path_factory.mktemp("settings") / "workbench.ini")
+    yield
+
+
+@pytest.fixture(scope="session")
+def qapp(qapp_args, qapp_cls, pytestconfig):
+    """pytest-qt's application, styled like the workbench (font, Fusion, palette)."""
+    from app import style
+
+    return style.application(qapp_args or ["pytest"])
+
+
+@pytest.fixture
+def update_screenshots(pytestconfig) -> bool:
+    return bool(pytestconfig.getoption("--update-screenshots"))

@@ -1,0 +1,128 @@
+"""The panel base: a form generated from the Config (tooltips everywhere), jobs off the GUI thread, errors shown."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QSpinBox
+
+import engines
+from app.jobs import JobRunner
+from engines.base import ConfigBase, ResultBase, Snapshot, consume, param
+from panels.base import ConfigForm, Panel
+
+
+@dataclass(frozen=True)
+class ToyConfig(ConfigBase):
+    amplitude: float = param(2.0, "curve amplitude", unit="m", lo=0.0, group="Curve")
+    points: int = param(50, "number of points", lo=2, hi=10_000, group="Curve")
+    shape: str = param("sine", "curve shape", choices=("sine", "square"), group="Curve")
+    fail: bool = param(False, "raise inside the engine", group="Debug")
+
+
+@dataclass
+class ToyResult(ResultBase):
+    y: np.ndarray
+
+    def summary(self):
+        return {"max": float(self.y.max())}
+
+
+def toy_stream(config=None, device="auto"):
+    config = config or ToyConfig()
+    x = np.linspace(0, 2 * np.pi, config.points)
+    y = config.amplitude * (np.sin(x) if config.shape == "sine" else np.sign(np.sin(x)))
+    yield Snapshot(0.5, "half way", None)
+    if config.fail:
+        raise RuntimeError("toy engine failed on purpose")
+    yield Snapshot(1.0, "done", ToyResult(y))
+
+
+@pytest.fixture
+def toy_engine(monkeypatch):
+    module = types.ModuleType("engines.toy")
+    module.Config, module.Result, module.stream = ToyConfig, ToyResult, toy_stream
+    module.run = lambda config=None, device="auto": consume(toy_stream(config, device))
+    monkeypatch.setitem(sys.modules, "engines.toy", module)
+    monkeypatch.setitem(engines.ENGINES, "toy", "a toy engine for the panel base tests")
+    return module
+
+
+class ToyPanel(Panel):
+    engine_name = "toy"
+
+    def build_views(self):
+        self.drawn = []
+        return QLabel("views")
+
+    def show_snapshot(self, snap):
+        self.drawn.append(snap)
+
+
+def test_form_has_a_tooltipped_control_per_field_and_round_trips(qtbot):
+    form = ConfigForm(ToyConfig)
+    qtbot.addWidget(form)
+    kinds = {name: type(form.editor(name)) for name in ("amplitude", "points", "shape", "fail")}
+    assert kinds == {"amplitude": QLineEdit, "points": QSpinBox, "shape": QComboBox, "fail": QCheckBox}
+    for name in kinds:
+        assert form.editor(name).toolTip().startswith(next(r["doc"] for r in ToyConfig.describe() if r["name"] == name))
+    assert form.config() == ToyConfig()
+    changed = ToyConfig(amplitude=3.5, points=7, shape="square", fail=True)
+    form.set_config(changed)
+    assert form.config() == changed
+
+
+def test_form_reports_a_bad_value_by_field(qtbot):
+    form = ConfigForm(ToyConfig)
+    qtbot.addWidget(form)
+    form.editor("amplitude").setText("-1")
+    with pytest.raises(ValueError, match="^amplitude: "):
+        form.config()
+
+
+def test_panel_runs_its_job_off_the_gui_thread_and_draws_the_final_snapshot(qtbot, toy_engine):
+    panel = ToyPanel(runner=JobRunner())
+    qtbot.addWidget(panel)
+    job = panel.run_job()
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        pass
+    assert panel.drawn[-1].progress == 1.0
+    assert panel.result.summary() == {"max": pytest.approx(2.0, rel=1e-2)}
+
+
+def test_a_failing_job_shows_its_error_in_the_panel_and_the_log(qtbot, toy_engine, caplog):
+    panel = ToyPanel(runner=JobRunner())
+    qtbot.addWidget(panel)
+    panel.form.editor("fail").setChecked(True)
+    with caplog.at_level(logging.ERROR, logger="workbench"):
+        job = panel.run_job()
+        with qtbot.waitSignal(job.failed, timeout=10_000):
+            pass
+    assert panel.error.text() == "RuntimeError: toy engine failed on purpose" and not panel.error.isHidden()
+    assert any("toy engine failed on purpose" in r.getMessage() and "Traceback" in r.getMessage() for r in caplog.records)
+    panel.form.editor("fail").setChecked(False)
+    job = panel.run_job()  # the panel keeps working after a failure
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        pass
+    assert panel.error.isHidden()
+
+
+def test_bad_control_value_is_shown_and_no_job_starts(qtbot, toy_engine):
+    panel = ToyPanel(runner=JobRunner())
+    qtbot.addWidget(panel)
+    panel.form.editor("amplitude").setText("lots")
+    assert panel.run_job() is None
+    assert panel.error.text().startswith("amplitude: cannot read 'lots'")
+
+
+def test_export_writes_views_result_and_config(qtbot, toy_engine, tmp_path):
+    panel = ToyPanel(runner=JobRunner())
+    qtbot.addWidget(panel)
+    panel.run_blocking()
+    out = panel.export(tmp_path / "export")
+    assert {p.name for p in out.iterdir()} >= {"views.png", "result.json", "arrays.npz", "config.json"}

@@ -1,0 +1,79 @@
+"""The house rules: Qt-free engines, one contract, and registry, engines, papers and docs that agree."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engines import ENGINES, load
+from panels import PANELS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("name", list(ENGINES))
+def test_engine_imports_in_a_fresh_process_without_qt(name):
+    code = (
+        f"import sys, engines; m = engines.load({name!r}); "
+        "qt = sorted(k for k in sys.modules if k.split('.')[0] in ('PySide6', 'PyQt5', 'PyQt6', 'shiboken6', 'pyqtgraph', 'vispy')); "
+        "print(qt)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_no_qt_import_anywhere_under_engines():
+    for path in (ROOT / "engines").rglob("*.py"):
+        text = path.read_text()
+        for banned in ("PySide6", "PyQt", "pyqtgraph", "vispy", "from app", "import app", "from panels", "import panels"):
+            assert banned not in text, f"{path.relative_to(ROOT)} mentions {banned}"
+
+
+@pytest.mark.parametrize("name", list(ENGINES))
+def test_engine_has_the_public_face_of_the_contract(name):
+    engine = load(name)
+    for attr in ("Config", "Result", "stream", "run"):
+        assert hasattr(engine, attr), f"engines.{name} lacks {attr}"
+    assert dataclasses.is_dataclass(engine.Config) and engine.Config.__dataclass_params__.frozen
+    engine.Config()  # the defaults validate
+    for row in engine.Config.describe():
+        assert row["doc"], f"engines.{name}.Config.{row['name']} has no doc"
+    assert engine.__doc__, f"engines.{name} has no docstring"
+
+
+def test_registry_engines_and_papers_agree():
+    papers = json.loads((ROOT / "resources" / "papers.json").read_text())
+    by_arxiv = {p["arxiv"]: p for p in papers}
+    assert len(papers) == 10
+    ids = [s.id for s in PANELS]
+    assert len(set(ids)) == len(ids)
+    for s in PANELS:
+        assert s.engine in ENGINES, f"panel {s.id} names unknown engine {s.engine}"
+        assert by_arxiv[s.arxiv]["panel"] == s.id, f"resources/papers.json does not point arXiv:{s.arxiv} at {s.id}"
+    assert {p["panel"] for p in papers if p["panel"]} == set(ids), "papers.json names a panel that is not registered"
+    assert {s.engine for s in PANELS} == set(ENGINES), "every engine backs a panel"
+
+
+def test_readme_names_every_panel_and_engine():
+    readme = (ROOT / "README.md").read_text()
+    for s in PANELS:
+        assert f"`{s.id}`" in readme, f"README.md does not mention panel {s.id}"
+        assert f"arXiv:{s.arxiv}" in readme
+    for name in ENGINES:
+        assert f"`{name}`" in readme, f"README.md does not mention engine {name}"
+    assert "make run" in readme and "make test" in readme
+
+
+def test_every_panel_module_exists_and_names_its_engine():
+    import importlib
+
+    for s in PANELS:
+        module, cls = s.factory.__qualname__.rsplit(".", 1)
+        panel_cls = getattr(importlib.import_module(module), cls)
+        assert panel_cls.engine_name == s.engine

@@ -1,0 +1,68 @@
+"""The shell: a stable dock per panel, View menu, saved and restored layout, Papers dialog, device choice."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+
+from app.jobs import JobRunner, get_device, set_device
+from app.main_window import MainWindow, PapersDialog
+from panels import PANELS
+
+
+def _window(qtbot, tmp_path, name="w.ini"):
+    store = QSettings(str(tmp_path / name), QSettings.Format.IniFormat)
+    window = MainWindow(runner=JobRunner(), store=store)
+    qtbot.addWidget(window)
+    return window, store
+
+
+def test_one_dock_per_panel_with_stable_names_and_view_actions(qtbot, tmp_path):
+    window, _ = _window(qtbot, tmp_path)
+    assert [d.objectName() for d in window.docks.values()] == [f"dock_{s.id}" for s in PANELS]
+    assert set(window.panels) == {s.id for s in PANELS}, "every registered panel builds"
+    actions = [a.text() for a in window.view_menu.actions()]
+    for s in PANELS:
+        assert s.title in actions
+    assert "Log" in actions and "&Reset Layout" in actions
+    tabbed = window.tabifiedDockWidgets(window.docks[PANELS[0].id])
+    assert len(tabbed) == len(PANELS) - 1, "panels share one tabbed area so ten fit a 1440x900 screen"
+
+
+def test_layout_is_restored_on_the_next_start_and_reset_brings_docks_back(qtbot, tmp_path):
+    window, store = _window(qtbot, tmp_path)
+    window.show()
+    hidden = window.docks[PANELS[-1].id]
+    hidden.hide()
+    window.save_layout()
+    window.runner.stop_all()
+    window.close()
+
+    again = MainWindow(runner=JobRunner(), store=store)
+    qtbot.addWidget(again)
+    again.show()
+    assert again.docks[PANELS[-1].id].isHidden()
+    again.reset_layout()
+    assert not again.docks[PANELS[-1].id].isHidden()
+    again.runner.stop_all()
+
+
+def test_papers_dialog_lists_ten_papers_and_marks_those_without_a_panel(qtbot):
+    dialog = PapersDialog()
+    qtbot.addWidget(dialog)
+    table = dialog.table
+    assert table.rowCount() == 10
+    panels = [table.item(r, 0).text() for r in range(10)]
+    assert sorted(p for p in panels if p != "no panel yet") == sorted(s.id for s in PANELS)
+    assert panels.count("no panel yet") == 10 - len(PANELS)
+
+
+def test_device_choice_reaches_new_jobs(qtbot, tmp_path):
+    window, _ = _window(qtbot, tmp_path)
+    try:
+        window.set_device("cpu")
+        assert get_device() == "cpu" and window.device_label.text() == "CPU"
+        window.set_device("cuda")  # refused without CUDA here: the choice stays
+        assert get_device() == "cpu" or window.device_label.text().startswith("CUDA")
+    finally:
+        set_device("auto")
+        window.runner.stop_all()
