@@ -1,0 +1,41 @@
+"""main.py: one clear line without a display, clear errors, and a whole-window screenshot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from app.screenshot import window_image
+from tests.screenshots.compare import to_array
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_without_display() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["PAPER_WORKBENCH_XVFB"] = "1"  # no re-exec under xvfb-run
+    return env
+
+
+def test_without_a_display_main_says_how_to_get_one_in_one_line():
+    out = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=_env_without_display(), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "xvfb-run" in lines[0] and "--screenshot" in lines[0]
+
+
+def test_unknown_panel_screenshot_is_refused_clearly(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "main.py", "--screenshot", "no_such_panel", "--out", str(tmp_path / "x.png")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("paper-workbench: panel: unknown panel 'no_such_panel' (allowed: ")
+
+
+def test_window_screenshot_shows_the_docks(qapp):
+    image = to_array(window_image(timeout_s=60))
+    assert image.shape == (900, 1440, 4)
+    assert image[..., :3].std() > 10
