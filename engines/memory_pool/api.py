@@ -1,0 +1,191 @@
+"""stream / run / bench: the engine's entry points."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from ..base import Snapshot, consume
+from ..device import resolve
+from . import sensitivity as sens
+from . import traces
+from .config import Config
+from .models import GIB, GPUS, MODELS, Roofline
+from .result import Result
+from .simulator import POLICIES, PolicyRun, SimParams, Simulator
+from .snapshot import elastic_snapshot, static_snapshot
+
+
+def make_params(cfg: Config, model: str | None = None, memory_gb: float | None = None, log_ops: bool = False) -> SimParams:
+    m = MODELS[model or cfg.model]
+    g = GPUS[cfg.gpu]
+    changes = {}
+    if memory_gb is not None:
+        changes["memory_bytes"] = int(memory_gb * 1e9)
+    elif cfg.gpu_memory_gib is not None:
+        changes["memory_bytes"] = int(cfg.gpu_memory_gib * GIB)
+    if cfg.map_us is not None:
+        changes.update(map_us=cfg.map_us, unmap_us=cfg.map_us * g.unmap_us / g.map_us)
+    if cfg.pcie_gbps is not None:
+        changes["pcie_bytes_per_s"] = cfg.pcie_gbps * 1e9
+    if changes:
+        import dataclasses
+
+        g = dataclasses.replace(g, **changes)
+    return SimParams(
+        model=m,
+        gpu=g,
+        roofline=Roofline(m, g, cfg.mfu, cfg.mbu, cfg.step_overhead_ms * 1e-3),
+        util=cfg.gpu_memory_utilization,
+        overhead_bytes=int(cfg.overhead_gib * GIB),
+        workspace_bytes=int(cfg.workspace_mib * 2**20),
+        max_num_seqs=cfg.max_num_seqs,
+        budget_tokens=cfg.chunk_tokens,
+        chunk_tokens=cfg.chunk_tokens,
+        block_tokens=cfg.block_tokens,
+        watermark=cfg.watermark,
+        cpu_buffer_bytes=int(cfg.cpu_buffer_gib * GIB),
+        ttft_slo_s=cfg.ttft_slo_s,
+        ttft_slo_scale=cfg.ttft_slo_scale,
+        tpot_slo_s=cfg.tpot_slo_s,
+        deflate=cfg.deflate,
+        n_frames=cfg.n_frames,
+        log_ops=log_ops,
+    )
+
+
+def make_trace(cfg: Config) -> traces.Trace:
+    if cfg.trace:
+        return traces.load(cfg.trace, cfg.trace_format).scaled(cfg.trace_rate_rps, cfg.trace_limit)
+    w = cfg.workload
+    if w == "azure":
+        path = traces.azure_trace_path()
+        if not path.exists():
+            raise ValueError(f"workload: azure needs {path} (allowed: another workload, or trace=PATH)")
+        return traces.load_azure(path).scaled(cfg.trace_rate_rps, cfg.trace_limit)
+    if w == "long_context":
+        return traces.long_context(cfg.seed, cfg.n_requests, cfg.long_input_tokens)
+    if w == "long_context_mix":
+        return traces.long_context_mix(cfg.seed, cfg.n_requests, cfg.rate_rps, cfg.burstiness)
+    burst = cfg.burstiness if w == "chat" else max(cfg.burstiness, 3.0)
+    return traces.synthetic(cfg.seed, cfg.n_requests, cfg.rate_rps, burst, cfg.input_median, cfg.output_median)
+
+
+def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snapshot]:
+    """Simulate every chosen policy on the same trace (and the sensitivity map if asked)."""
+    cfg = config or Config()
+    resolve(device)  # the simulator is numpy on the CPU; the device only matters to the real-memory pool
+    try:
+        tr = make_trace(cfg)
+    except traces.TraceError as err:
+        raise ValueError(f"trace: {err}") from None
+    yield Snapshot(0.01, f"trace: {len(tr)} requests, {tr.rate:.3g} req/s")
+    pols = cfg.policies
+    n_sens = {"off": 0, "model": 1, "all_models": len(MODELS)}[cfg.sensitivity]
+    share = 1.0 if not n_sens else 0.5
+    runs: dict[str, PolicyRun] = {}
+    snaps: dict = {}
+    params = make_params(cfg, log_ops=cfg.export_snapshot)
+    ttft_target = None
+    for i, pol in enumerate(pols):
+        sim = Simulator(pol, params, tr)
+        ttft_target = sim.ttft_target
+        for frac in sim.run():
+            yield Snapshot(0.01 + share * 0.98 * (i + frac) / len(pols), f"{pol}: {frac:.0%} of requests done")
+        runs[pol] = sim.result()
+        if cfg.export_snapshot:
+            if pol == "elastic":
+                snaps[pol] = elastic_snapshot(sim.pool, sim.oplog, sim.cap, params.chunk_bytes, cfg.snapshot_max_entries)
+            else:
+                snaps[pol] = static_snapshot(
+                    params.model.weight_bytes, params.overhead_bytes, sim.reserve_bytes, sim.n_blocks * sim.unit_bytes
+                )
+        sim.oplog = None
+    m = params.model
+    memory = dict(
+        weights_gib=m.weight_bytes / GIB,
+        kv_bytes_per_token=m.kv_bytes_per_token,
+        activation_bytes_per_token=m.activation_bytes(1, 0),
+        activation_to_kv=m.activation_to_kv,
+        gpu_memory_gib=params.gpu.memory_bytes / GIB,
+        cap_gib=params.util * params.gpu.memory_bytes / GIB,
+        **{f"{p}_kv_capacity_tokens": r.stats["kv_capacity_tokens"] for p, r in runs.items()},
+        **{f"{p}_reserve_gib": r.stats["static_reserve_gib"] for p, r in runs.items() if p != "elastic"},
+    )
+    info = dict(
+        workload="trace" if cfg.trace else cfg.workload,
+        source=tr.source,
+        requests=len(tr),
+        rate_rps=tr.rate,
+        skipped=tr.skipped,
+        mean_input=float(tr.input_tokens.mean()),
+        mean_output=float(tr.output_tokens.mean()),
+        max_input=int(tr.input_tokens.max()),
+    )
+    result = Result(cfg, runs, info, memory, tr.arrival_s, tr.input_tokens, tr.output_tokens, ttft_target, None, snaps)
+    if n_sens:
+        yield Snapshot(0.5, "sensitivity map", result)
+        models = (cfg.model,) if n_sens == 1 else tuple(MODELS)
+        for x in sens.sweep(lambda mod, mem: make_params(cfg, mod, mem), models, cfg.seed, cfg.sensitivity_max_requests):
+            if isinstance(x, dict):
+                result.sensitivity = x
+            else:
+                yield Snapshot(0.5 + 0.49 * x, f"sensitivity map: {x:.0%}", result)
+    yield Snapshot(1.0, "done", result)
+
+
+def run(config: Config | None = None, device: str = "auto") -> Result:
+    return consume(stream(config, device))
+
+
+def bench(quick: bool = False, device: str = "auto", progress: Callable[[Snapshot], None] | None = None) -> dict:
+    """Simulator speed on a 10,000-request chat trace (1,000 quick), per policy side by side; plus the
+    long-context acceptance ratios and, when ../shared/data is present, the real Azure trace."""
+    report: dict = {}
+    n = 1000 if quick else 10_000
+    cfg = Config(workload="chat", n_requests=n, rate_rps=20.0, input_median=1024, output_median=256, export_snapshot=False)
+    tr = make_trace(cfg)
+    params = make_params(cfg)
+    speed = {}
+    for i, pol in enumerate(POLICIES):
+        t0 = time.perf_counter()
+        sim = Simulator(pol, params, tr)
+        for frac in sim.run():
+            if progress:
+                progress(Snapshot(0.6 * (i + frac) / 3, f"speed: {pol}"))
+        wall = time.perf_counter() - t0
+        res = sim.result()
+        speed[pol] = dict(
+            wall_s=wall,
+            iterations=res.stats["iterations"],
+            iterations_per_s=res.stats["iterations"] / wall,
+            requests_per_s=n / wall,
+            decode_tokens_per_s_simulated=res.stats["decode_tokens_per_s"],
+        )
+    report["speed"] = dict(requests=n, **speed)
+    lc = run(Config(workload="long_context", n_requests=8 if quick else 16, export_snapshot=False))
+    report["long_context"] = dict(
+        ratios=lc.ratios(),
+        policies={
+            p: {k: r.stats[k] for k in ("decode_tokens_per_s", "max_batch", "max_admitted", "ttft_p50_s")} for p, r in lc.runs.items()
+        },
+    )
+    if progress:
+        progress(Snapshot(0.8, "long context done"))
+    if not quick and traces.azure_trace_path().exists():
+        az = run(Config(workload="azure", max_num_seqs=256, export_snapshot=False))
+        report["azure"] = dict(
+            ratios=az.ratios(),
+            policies={
+                p: {k: r.stats[k] for k in ("decode_tokens_per_s", "ttft_p50_s", "ttft_p99_s", "max_batch")} for p, r in az.runs.items()
+            },
+        )
+    if progress:
+        progress(Snapshot(1.0, "done"))
+    report["paper"] = {"decode_throughput_x": 2.32, "batch_x": 3.0}
+    report["note"] = (
+        "speed: simulated iterations per wall second on this machine; ratios: elastic over static on the same trace and cost model"
+    )
+    return {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in report.items()}

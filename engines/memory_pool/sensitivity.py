@@ -1,0 +1,60 @@
+"""Where elastic memory pays: elastic/static ratios over GPU memory × input length × model.
+
+Each cell runs the three policies on a saturating long-context workload (every request of the cell's
+input length arrives at t=0, outputs uniform in 1K–4K), with enough requests for about two waves of
+the elastic batch (capped by ``sensitivity_max_requests``). The memory axis changes only the memory
+size (the chosen GPU's compute and bandwidth stay), so the map isolates the memory effect. A ratio is
+``inf`` where the static policy cannot serve the input at all (its KV pool after the reserve is
+smaller than one request) and ``nan`` where no policy can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from . import traces
+from .models import MODELS
+from .simulator import POLICIES, PolicyRun, SimParams, simulate
+
+MEMORY_GB = (40.0, 64.0, 80.0, 96.0, 141.0)
+INPUT_TOKENS = (8192, 32768, 131072, 524288)
+
+
+def cell_requests(p: SimParams, input_tokens: int, cap: int) -> int:
+    """About two waves of the elastic batch: 2 × (pool bytes / KV bytes of one request) + 2, within [4, cap]."""
+    pool = p.util * p.gpu.memory_bytes - p.model.weight_bytes - p.overhead_bytes
+    per_req = p.model.kv_bytes_per_token * (input_tokens + 2560)
+    return int(np.clip(2 * pool // max(per_req, 1) + 2, 4, cap))
+
+
+def sweep(make_params: Callable[[str, float], SimParams], models: tuple[str, ...], seed: int, cap: int) -> Iterator[float | dict]:
+    """Yields progress fractions, then a dict of arrays indexed [model, memory, input]."""
+    shape = (len(models), len(MEMORY_GB), len(INPUT_TOKENS))
+    out = {f"{k}_{p}": np.full(shape, np.nan) for k in ("tps", "batch") for p in POLICIES}
+    total, done = int(np.prod(shape)), 0
+    for i, model in enumerate(models):
+        for j, mem in enumerate(MEMORY_GB):
+            p = make_params(model, mem)
+            for k, n_in in enumerate(INPUT_TOKENS):
+                tr = traces.long_context(seed, cell_requests(p, n_in, cap), n_in)
+                for pol in POLICIES:
+                    run = None
+                    for x in simulate(pol, p, tr):
+                        if isinstance(x, PolicyRun):
+                            run = x
+                    served = run.stats["finished"] > 0
+                    out[f"tps_{pol}"][i, j, k] = run.stats["decode_tokens_per_s"] if served else 0.0
+                    out[f"batch_{pol}"][i, j, k] = run.stats["max_batch"] if served else 0.0
+                done += 1
+                yield done / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for base in ("static_unchunked", "static_chunked"):
+            out[f"tps_ratio_vs_{base}"] = out["tps_elastic"] / out[f"tps_{base}"]
+            out[f"batch_ratio_vs_{base}"] = out["batch_elastic"] / out[f"batch_{base}"]
+    out["memory_gb"] = np.asarray(MEMORY_GB)
+    out["input_tokens"] = np.asarray(INPUT_TOKENS)
+    out["models"] = np.asarray(models)
+    out["activation_to_kv"] = np.asarray([MODELS[m].activation_to_kv for m in models])
+    yield out
