@@ -72,6 +72,8 @@ class ChunkPool:
         if n < 0 or n > self._n_free:
             raise PoolError(f"map {n} chunks for owner {owner}: only {self._n_free} free")
         ids = self._free[self._n_free - n : self._n_free][::-1].copy()
+        if n == 0:
+            return ids  # no empty page table for an owner that maps nothing
         self._n_free -= n
         self.owner[ids] = owner
         self.tables.setdefault(owner, []).extend(ids.tolist())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..base import ResultBase
+from ..base import ResultBase, jsonable
 from .config import Config
 from .simulator import CATEGORIES, POLICIES, PolicyRun
 from .snapshot import save_snapshot
@@ -97,7 +97,7 @@ class Result(ResultBase):
                 activation_to_kv=s["activation_to_kv"].tolist(),
                 **{k: s[k].tolist() for k in s if k.startswith(("tps_ratio", "batch_ratio"))},
             )
-        return out
+        return jsonable(out)
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = dict(arrival_s=self.arrival_s, input_tokens=self.input_tokens, output_tokens=self.output_tokens)

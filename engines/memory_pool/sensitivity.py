@@ -10,6 +10,7 @@ smaller than one request) and ``nan`` where no policy can.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -36,7 +37,7 @@ def sweep(make_params: Callable[[str, float], SimParams], models: tuple[str, ...
     total, done = int(np.prod(shape)), 0
     for i, model in enumerate(models):
         for j, mem in enumerate(MEMORY_GB):
-            p = make_params(model, mem)
+            p = dataclasses.replace(make_params(model, mem), n_frames=0, log_ops=False)
             for k, n_in in enumerate(INPUT_TOKENS):
                 tr = traces.long_context(seed, cell_requests(p, n_in, cap), n_in)
                 for pol in POLICIES:

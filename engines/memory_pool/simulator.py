@@ -153,6 +153,9 @@ class Simulator:
             self.pool = ChunkPool(self.cap, C, log=oplog)
             self.pool.map(WEIGHTS, self.w_chunks)
             self.pool.map(OVERHEAD, self.o_chunks)
+            # start-up: every other chunk is mapped into the KV virtual tensor (as vLLM pre-allocates its KV
+            # cache), so steady-state KV allocation needs no map call; the runtime inflates out of it.
+            self.pool.map(KVPOOL, self.pool.n_free)
             self.base_maps = self.pool.maps
             self.wm = int(math.ceil(p.watermark * (self.cap - self.w_chunks - self.o_chunks)))
             self.cpu = ChunkPool(int(p.cpu_buffer_bytes // C), C)
@@ -169,6 +172,7 @@ class Simulator:
             self.r_chunks = int(_ceil_div(self.reserve_bytes, C))
             self.base_maps = 0
         self.rt_active_bytes = 0.0
+        self.admitted_now = 0
         self.maps = self.unmaps = 0  # map/unmap calls charged to the run (start-up mapping of weights excluded)
         # bookkeeping
         self.now = 0.0
@@ -186,8 +190,10 @@ class Simulator:
         self.frames: list[np.ndarray] = []
         self.cpu_frames: list[np.ndarray] = []
         self.frame_t: list[float] = []
+        # frame spacing from a lower bound on the run's length (arrival span, or the prefills done back to back);
+        # frames are thinned 2:1 whenever they exceed 2 × n_frames, so a poor guess only costs a few renders
         span = float(self.arrival[-1]) if n else 0.0
-        self.frame_dt = max(span, 1.0) / max(1, p.n_frames)
+        self.frame_dt = max(span, float(alone.sum()), 1e-3) / max(1, p.n_frames)
         self.next_frame = 0.0
 
     # ---- memory helpers --------------------------------------------------------------------------
@@ -504,6 +510,7 @@ class Simulator:
             dec = self.decoders()
         plan, c2 = self.schedule_prefills(len(dec))
         cost += c2
+        self.admitted_now = len(self.running) + len(self.offloaded)
         d = np.asarray(dec, dtype=np.int64)
         n_pref = sum(c for _, c in plan)
         T = len(dec) + n_pref
@@ -577,11 +584,13 @@ class Simulator:
         def extra(k):
             return int((self.pages_for(self.ctx[d] + k) - held).sum())
 
-        if K > 1 and extra(K) > self.spare():
-            lo, hi = 1, K  # extra(lo) <= free (0), extra(hi) > free
+        rt_keep = self.rt_chunks(B, B) if self.elastic else 0
+        room = self.spare() + max(0, self.rt_mapped() - rt_keep)  # free, KV-mapped unused, idle runtime (lent)
+        if K > 1 and extra(K) > room:
+            lo, hi = 1, K  # extra(lo) <= room (0), extra(hi) > room
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                if extra(mid) <= self.spare():
+                if extra(mid) <= room:
                     lo = mid
                 else:
                     hi = mid
@@ -600,7 +609,7 @@ class Simulator:
         map_cost = 0.0
         for r, g in zip(d.tolist(), grow.tolist()):
             if g > 0:
-                map_cost += self.take(r, g, 0)
+                map_cost += self.take(r, g, rt_keep)
         dt = float(cum[K - 1]) + map_cost
         self.now += dt
         self.iters += K
@@ -619,8 +628,8 @@ class Simulator:
             kvfree = self.pool.n_pages(KVPOOL)
             kv = (self.pool.n_chunks - self.pool.n_free - self.w_chunks - self.o_chunks - self.rt_mapped() - kvfree) * C
             return dict(
-                weights=m.weight_bytes,
-                overhead=self.p.overhead_bytes,
+                weights=self.w_chunks * C,  # whole chunks, as they sit in the pool
+                overhead=self.o_chunks * C,
                 runtime_active=active,
                 runtime_idle=rt - active,
                 kv_used=kv,
@@ -649,12 +658,12 @@ class Simulator:
         R["dt"].append(dt)
         R["n_iter"].append(n_iter)
         R["batch"].append(batch)
-        R["admitted"].append(len(self.running) + len(self.offloaded))
+        R["admitted"].append(self.admitted_now)
         R["prefill_tokens"].append(n_pref)
         R["decode_tokens"].append(n_dec_tokens)
         for k, v in self.memory().items():
             R[k].append(v)
-        if self.now >= self.next_frame:
+        if self.p.n_frames and self.now >= self.next_frame:
             self.frames.append(self.chunk_map())
             self.cpu_frames.append(self.cpu_map())
             self.frame_t.append(self.now)
@@ -727,9 +736,10 @@ class Simulator:
             if tick % 64 == 0 and time.monotonic() - last_yield > 0.1:
                 last_yield = time.monotonic()
                 yield float(np.count_nonzero(self.state >= DONE)) / max(1, n)
-        self.frames.append(self.chunk_map())
-        self.cpu_frames.append(self.cpu_map())
-        self.frame_t.append(self.now)
+        if self.p.n_frames:
+            self.frames.append(self.chunk_map())
+            self.cpu_frames.append(self.cpu_map())
+            self.frame_t.append(self.now)
 
     def result(self) -> PolicyRun:
         out = self.output

@@ -1,0 +1,96 @@
+"""Trace generators and loaders: real files, round trips, bad rows with line numbers."""
+
+import numpy as np
+import pytest
+
+from engines.memory_pool import Config, run
+from engines.memory_pool import traces as T
+
+AZURE = T.azure_trace_path()
+needs_azure = pytest.mark.skipif(not AZURE.exists(), reason="../shared/data/azure_llm_2023_conv.csv is absent")
+
+
+@needs_azure
+def test_real_azure_trace_loads_with_its_published_statistics():
+    tr = T.load(AZURE)
+    assert T.sniff_format(AZURE) == "azure"
+    assert 19_300 <= len(tr) <= 19_400
+    assert np.median(tr.input_tokens) == pytest.approx(1020, abs=5)
+    assert np.median(tr.output_tokens) == pytest.approx(129, abs=3)
+    assert tr.input_tokens.max() == 14050
+    assert 3000 < tr.arrival_s[-1] < 4000  # about one hour
+    assert np.all(np.diff(tr.arrival_s) >= 0) and tr.arrival_s[0] == 0
+
+
+def test_time_scaling_reaches_the_target_rate_and_keeps_the_shape():
+    tr = T.synthetic(1, 500, 2.0, 1.0, 1000, 100)
+    fast = tr.scaled(rate=10.0)
+    assert fast.rate == pytest.approx(10.0, rel=1e-12)
+    np.testing.assert_allclose(fast.arrival_s / fast.arrival_s[-1], tr.arrival_s / tr.arrival_s[-1])
+    assert len(tr.scaled(limit=50)) == 50
+
+
+def test_generators_are_seeded_and_have_the_asked_rate():
+    a, b = T.synthetic(3, 4000, 5.0, 1.0, 512, 64), T.synthetic(3, 4000, 5.0, 1.0, 512, 64)
+    np.testing.assert_array_equal(a.input_tokens, b.input_tokens)
+    assert a.rate == pytest.approx(5.0, rel=0.06)
+    gaps = np.diff(a.arrival_s)
+    assert np.std(gaps) / np.mean(gaps) == pytest.approx(1.0, abs=0.08)  # Poisson: CV 1
+    bursty = np.diff(T.synthetic(3, 4000, 5.0, 3.0, 512, 64).arrival_s)
+    assert np.std(bursty) / np.mean(bursty) > 2.4
+    mix = T.long_context_mix(0, 2000, 1.0, 1.0)
+    assert mix.input_tokens.min() >= 32768 and mix.input_tokens.max() <= 131072
+    assert mix.output_tokens.min() >= 1024 and mix.output_tokens.max() <= 4096
+
+
+def test_burstgpt_and_mooncake_round_trip(tmp_path):
+    bg = tmp_path / "burst.csv"
+    bg.write_text(
+        "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
+        "5,ChatGPT,100,20,120,Conversation log\n7.5,GPT-4,300,0,300,Conversation log\n9,ChatGPT,50,10,60,API log\n"
+    )
+    tr = T.load(bg)
+    assert tr.skipped == 1 and len(tr) == 2
+    np.testing.assert_allclose(tr.arrival_s, [0.0, 4.0])
+    assert tr.input_tokens.tolist() == [100, 50]
+    mc = tmp_path / "mooncake.jsonl"
+    mc.write_text(
+        '{"timestamp": 0, "input_length": 7000, "output_length": 12, "hash_ids": [1, 2]}\n\n'
+        '{"timestamp": 1500, "input_length": 300, "output_length": 40}\n'
+    )
+    tr = T.load(mc)
+    np.testing.assert_allclose(tr.arrival_s, [0.0, 1.5])
+    assert tr.output_tokens.tolist() == [12, 40]
+
+
+@pytest.mark.parametrize(
+    "name, text, where",
+    [
+        ("a.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,10,2\n2023-11-16 18:15:47.1,ten,2\n", ":3:"),
+        ("b.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\nyesterday,10,2\n", ":2:"),
+        ("c.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,-4,2\n", ":2:"),
+        ("d.csv", "Timestamp,Model,Request tokens,Response tokens\n1,m,5,5\nnope,m,5,5\n", ":3:"),
+        ("e.jsonl", '{"timestamp": 0, "input_length": 5, "output_length": 5}\n{"timestamp": 1, "input_length": 5\n', ":2:"),
+        ("f.jsonl", '{"timestamp": 0, "input_length": 5}\n', ":1:"),
+        ("g.txt", "what,is,this\n", ":1:"),
+    ],
+)
+def test_malformed_trace_files_name_the_line(tmp_path, name, text, where):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(T.TraceError, match=where):
+        T.load(path)
+
+
+def test_replaying_a_trace_file_through_the_engine(tmp_path):
+    path = tmp_path / "t.csv"
+    rows = "\n".join(f"2023-11-16 18:15:{10 + i:02d}.5000000,{200 + 50 * i},{20 + i}" for i in range(12))
+    path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + rows + "\n")
+    res = run(Config(trace=str(path), export_snapshot=False))
+    assert res.summary()["trace"]["requests"] == 12
+    for p in ("static_chunked", "static_unchunked", "elastic"):
+        assert res.runs[p].stats["finished"] == 12
+    bad = tmp_path / "bad.csv"
+    bad.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:10,1,x\n")
+    with pytest.raises(ValueError, match="bad.csv:2"):
+        run(Config(trace=str(bad)))
