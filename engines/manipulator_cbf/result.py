@@ -1,0 +1,200 @@
+"""The engine's result: the three controllers' episodes, the impulse sweep, the Monte Carlo, the QP backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engines.base import ResultBase
+
+from .config import CONTROLLERS, Config
+
+COLORS = {"nominal": "#7f7f7f", "fixed_gain": "#d62728", "adaptive": "#1f77b4"}
+LABELS = {"nominal": "nominal CT-PD", "fixed_gain": "fixed-gain HOCBF", "adaptive": "adaptive-gain CBF"}
+
+
+def _empty(*shape) -> np.ndarray:
+    return np.zeros(shape)
+
+
+@dataclass
+class Result(ResultBase):
+    """Arrays indexed ``[controller, step, ...]`` with controllers in ``CONTROLLERS`` order."""
+
+    config: Config
+    barrier_names: list[str]
+    t: np.ndarray  # (K+1,) s
+    ee_ref: np.ndarray  # (K+1, 2) m
+    q: np.ndarray  # (3, K+1, 2) rad, state at the start of step k (before its jump)
+    dq: np.ndarray  # (3, K+1, 2) rad/s
+    ee: np.ndarray  # (3, K+1, 2) m
+    tau: np.ndarray  # (3, K, 2) N·m
+    tau_nom: np.ndarray  # (3, K, 2) N·m
+    h: np.ndarray  # (3, K+1, nb)
+    psi1: np.ndarray  # (3, K+1, nb)
+    gain: np.ndarray  # (3, K+1, nb) k₁
+    infeasible: np.ndarray  # (3, K) bool
+    step_ms: np.ndarray  # (3, K) controller wall time per step
+    impulse_t: np.ndarray  # (E,) s
+    impulse_lambda: np.ndarray  # (E, 2) N·s
+    episode_wall_s: np.ndarray  # (3,) wall time of each episode (simulation + control)
+    sweep_ns: np.ndarray = field(default_factory=lambda: _empty(0))  # (S,) N·s
+    sweep_min_h: np.ndarray = field(default_factory=lambda: _empty(3, 0))  # (3, S)
+    sweep_violations: np.ndarray = field(default_factory=lambda: _empty(3, 0))  # (3, S)
+    mc_min_h: np.ndarray = field(default_factory=lambda: _empty(3, 0))  # (3, N)
+    mc_violations: np.ndarray = field(default_factory=lambda: _empty(3, 0))  # (3, N) steps with h < 0
+    mc_h_at_impact: np.ndarray = field(default_factory=lambda: _empty(3, 0))  # (3, N)
+    mc_infeasible: np.ndarray = field(default_factory=lambda: _empty(3, 0))  # (3, N)
+    mc_clear_h: float = 0.1  # impacts while h ≥ this count as "clearly positive"
+    backends: dict = field(default_factory=dict)
+    device: str = "cpu"
+    stage: str = "done"
+
+    # ---- figures a user or a check wants -----------------------------------------------------------
+    def controller_summary(self, c: int) -> dict:
+        hmin = self.h[c].min(axis=1)
+        err = self.ee[c] - self.ee_ref
+        return dict(
+            min_h=float(hmin.min()),
+            violations=int((hmin < 0).sum()),
+            max_abs_tau=float(np.abs(self.tau[c]).max()),
+            tracking_rmse=float(np.sqrt((err**2).sum(axis=1).mean())),
+            step_ms_median=float(np.median(self.step_ms[c])),
+            step_ms_p99=float(np.percentile(self.step_ms[c], 99)),
+            infeasible_steps=int(self.infeasible[c].sum()),
+            max_gain=float(self.gain[c].max()),
+            min_psi1_after_jumps=float(self.psi1[c][self.impulse_steps()].min()) if len(self.impulse_t) else None,
+        )
+
+    def impulse_steps(self) -> np.ndarray:
+        return np.round(self.impulse_t / self.config.dt).astype(int)
+
+    def claim_holds(self) -> bool:
+        s = {c: self.controller_summary(i) for i, c in enumerate(CONTROLLERS)}
+        return s["adaptive"]["min_h"] >= 0 and s["adaptive"]["violations"] == 0 and s["fixed_gain"]["violations"] > 0 and \
+            s["nominal"]["violations"] > 0
+
+    def mc_summary(self) -> dict:
+        n = self.mc_min_h.shape[1]
+        if n == 0:
+            return dict(scenarios=0)
+        violated = self.mc_violations > 0
+        clear = self.mc_h_at_impact >= self.mc_clear_h  # vacuously true without impacts (h_at_impact = inf)
+        out = dict(scenarios=n, duration_s=self.config.mc_duration, clear_h=self.mc_clear_h, violation_rate={}, min_h_median={},
+                   clear_impact_scenarios={}, violation_rate_clear_impacts={}, infeasible_scenarios={})
+        for i, c in enumerate(CONTROLLERS):
+            out["violation_rate"][c] = float(violated[i].mean())
+            out["min_h_median"][c] = float(np.median(self.mc_min_h[i]))
+            out["clear_impact_scenarios"][c] = int(clear[i].sum())
+            out["violation_rate_clear_impacts"][c] = float(violated[i][clear[i]].mean()) if clear[i].any() else None
+            out["infeasible_scenarios"][c] = int((self.mc_infeasible[i] > 0).sum())
+        return out
+
+    def sweep_summary(self) -> dict:
+        if len(self.sweep_ns) == 0:
+            return dict(points=0)
+        out = dict(ns=self.sweep_ns, min_h={c: self.sweep_min_h[i] for i, c in enumerate(CONTROLLERS)})
+        for i, c in enumerate(CONTROLLERS):
+            safe = self.sweep_violations[i] == 0
+            # the largest magnitude up to which every smaller one in the sweep was safe
+            last = len(safe) - 1 if safe.all() else int(np.argmin(safe)) - 1
+            out[f"{c}_safe_up_to_ns"] = float(self.sweep_ns[last]) if last >= 0 else None
+        return out
+
+    def summary(self) -> dict:
+        cfg = self.config
+        return dict(
+            paper="arXiv:2503.10164",
+            scenario=dict(barrier=cfg.barrier, barriers=self.barrier_names, impulse_ns=cfg.impulse_ns, impulses=len(self.impulse_t),
+                          impulse_t=self.impulse_t, tau_max=cfg.tau_max, k1=cfg.k1, k2=cfg.k2, dt=cfg.dt, duration=cfg.duration),
+            controllers={c: self.controller_summary(i) for i, c in enumerate(CONTROLLERS)},
+            claim_holds=self.claim_holds(),
+            realtime_factor=float(cfg.duration / self.episode_wall_s[2]) if self.episode_wall_s[2] > 0 else None,
+            qp_backends=self.backends,
+            impulse_sweep=self.sweep_summary(),
+            monte_carlo=self.mc_summary(),
+            device=self.device,
+        )
+
+    # ---- files -------------------------------------------------------------------------------------
+    def tables(self) -> dict[str, dict[str, np.ndarray]]:
+        K = len(self.t) - 1
+        ts = {"t": self.t[:K]}
+        for i, c in enumerate(CONTROLLERS):
+            ts[f"h_{c}"] = self.h[i, :K].min(axis=1)
+            ts[f"psi1_{c}"] = self.psi1[i, :K, 0]
+            ts[f"gain_{c}"] = self.gain[i, :K, 0]
+            ts[f"tau1_{c}"], ts[f"tau2_{c}"] = self.tau[i, :, 0], self.tau[i, :, 1]
+            ts[f"ee_x_{c}"], ts[f"ee_y_{c}"] = self.ee[i, :K, 0], self.ee[i, :K, 1]
+        out = {"timeseries": ts}
+        if len(self.sweep_ns):
+            out["impulse_sweep"] = {"impulse_ns": self.sweep_ns, **{f"min_h_{c}": self.sweep_min_h[i] for i, c in enumerate(CONTROLLERS)}}
+        if self.mc_min_h.shape[1]:
+            out["monte_carlo"] = {f"min_h_{c}": self.mc_min_h[i] for i, c in enumerate(CONTROLLERS)}
+        return out
+
+    def figures(self) -> dict:
+        return {"barrier_timeseries": self._draw_timeseries, "arm_paths": self._draw_paths, "impulse_sweep": self._draw_sweep,
+                "monte_carlo_min_h": self._draw_mc}
+
+    def _draw_timeseries(self, fig) -> None:
+        axes = fig.subplots(3, 1, sharex=True)
+        K = len(self.t) - 1
+        for i, c in enumerate(CONTROLLERS):
+            axes[0].plot(self.t, self.h[i].min(axis=1), color=COLORS[c], label=LABELS[c])
+            axes[1].plot(self.t, self.psi1[i, :, 0], color=COLORS[c])
+            axes[2].plot(self.t[:K], self.tau[i, :, 0], color=COLORS[c])
+        axes[0].axhline(0, color="k", lw=0.8)
+        for ax in axes:
+            for ti in self.impulse_t:
+                ax.axvline(ti, color="#ff7f0e", ls=":", lw=1)
+        axes[0].set_ylabel("min h [m]")
+        axes[1].set_ylabel("ψ₁ [m/s]")
+        axes[2].set_ylabel("τ₁ [N·m]")
+        axes[2].set_xlabel("time [s]")
+        axes[0].legend(fontsize=8)
+        axes[0].set_title("Barrier h, ψ₁ = ḣ + k₁h and shoulder torque (dotted: impacts)")
+
+    def _draw_paths(self, fig) -> None:
+        ax = fig.subplots()
+        ax.plot(self.ee_ref[:, 0], self.ee_ref[:, 1], "k--", lw=1, label="reference")
+        for i, c in enumerate(CONTROLLERS):
+            ax.plot(self.ee[i, :, 0], self.ee[i, :, 1], color=COLORS[c], label=LABELS[c])
+        if "floor" in self.config.barrier:
+            ax.axhline(self.config.floor_y, color="#8c564b", lw=2, label="floor")
+        if "circle" in self.config.barrier:
+            import matplotlib.patches as mp
+
+            ax.add_patch(mp.Circle((self.config.obstacle_x, self.config.obstacle_y), self.config.obstacle_r, color="#8c564b", alpha=0.5))
+        ax.set_aspect("equal")
+        ax.set_xlabel("x [m]")
+        ax.set_ylabel("y [m]")
+        ax.legend(fontsize=8)
+        ax.set_title("End-effector paths")
+
+    def _draw_sweep(self, fig) -> None:
+        ax = fig.subplots()
+        for i, c in enumerate(CONTROLLERS):
+            ax.plot(self.sweep_ns, self.sweep_min_h[i], "o-", color=COLORS[c], label=LABELS[c])
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xlabel("impulse magnitude ‖Λ‖ [N·s]")
+        ax.set_ylabel("min h after the impact [m]")
+        if len(self.sweep_ns):
+            ax.legend(fontsize=8)
+        ax.set_title("Impulse-magnitude sweep (one impact at the first scheduled time)")
+
+    def _draw_mc(self, fig) -> None:
+        ax = fig.subplots()
+        if self.mc_min_h.shape[1]:
+            lo, hi = np.nanmin(self.mc_min_h), np.nanmax(self.mc_min_h)
+            bins = np.linspace(lo, hi, 40)
+            rates = self.mc_summary()["violation_rate"]
+            for i, c in enumerate(CONTROLLERS):
+                ax.hist(self.mc_min_h[i], bins=bins, histtype="step", color=COLORS[c], lw=1.5,
+                        label=f"{LABELS[c]} (violation rate {rates[c]:.1%})")
+            ax.legend(fontsize=8)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_xlabel("min h over the episode [m]")
+        ax.set_ylabel("scenarios")
+        ax.set_title(f"Monte Carlo: {self.mc_min_h.shape[1]} scenarios with random impacts")

@@ -1,0 +1,113 @@
+"""The paper's claim on the default scenario, the adaptive law's invariants, the batched path, the result API."""
+
+import json
+
+import numpy as np
+import pytest
+
+from engines.manipulator_cbf import CONTROLLERS, Config, run, run_episode
+from engines.manipulator_cbf.arm import arm_from
+from engines.manipulator_cbf.barriers import barrier_specs
+from engines.manipulator_cbf.batch import group_events, simulate_batch
+from engines.manipulator_cbf.episode import drain, impulse_schedule
+from engines.manipulator_cbf.reference import reference
+
+FAST = dict(mc_scenarios=0, sweep_points=0, backend_samples=0)
+
+
+@pytest.fixture(scope="module")
+def default_result():
+    return run(Config(**FAST), device="cpu")
+
+
+def test_adaptive_gain_keeps_h_nonnegative_through_impulses(default_result):
+    s = default_result.summary()["controllers"]
+    assert s["adaptive"]["min_h"] >= 0.0
+    assert s["adaptive"]["violations"] == 0
+    assert s["adaptive"]["infeasible_steps"] == 0
+    assert s["fixed_gain"]["violations"] > 0 and s["fixed_gain"]["min_h"] < 0
+    assert s["nominal"]["violations"] > 0 and s["nominal"]["min_h"] < 0
+    assert default_result.summary()["claim_holds"]
+
+
+def test_default_scenario_is_the_issue_scenario(default_result):
+    r = default_result
+    cfg = r.config
+    assert cfg.tau_max == 80.0 and cfg.impulse_ns == 1.5 and cfg.barrier == "floor"
+    # the reference dips through the floor and every impact lands while h is clearly positive, pushing down
+    assert r.ee_ref[:, 1].min() < cfg.floor_y
+    steps = r.impulse_steps()
+    assert len(steps) >= 2
+    assert np.all(r.h[:, steps, 0] > 0.2)
+    assert np.all(r.impulse_lambda[:, 1] < -1.4)
+    for c in range(3):
+        assert np.abs(r.tau[c]).max() <= cfg.tau_max + 1e-9  # torque limits on all three
+
+
+def test_adaptive_law_restores_psi1_after_each_jump_and_relaxes(default_result):
+    r = default_result
+    a = CONTROLLERS.index("adaptive")
+    steps = r.impulse_steps()
+    assert np.all(r.psi1[a, steps, 0] >= r.config.eps - 1e-9)  # ψ₁⁺ ≥ ε right after the jump
+    assert np.all(r.psi1[CONTROLLERS.index("fixed_gain"), steps, 0] < 0)  # the fixed gain is left with ψ₁⁺ < 0
+    assert np.all(r.gain[a, steps, 0] > r.config.k1)
+    # between jumps k₁ relaxes monotonically back towards its nominal value
+    seg = r.gain[a, steps[0] : steps[1], 0]
+    assert np.all(np.diff(seg) <= 1e-12) and seg[-1] < seg[0]
+    assert np.allclose(r.gain[CONTROLLERS.index("fixed_gain")], r.config.k1)
+
+
+def test_leaving_out_the_gain_rate_term_breaks_safety():
+    ep = run_episode(Config(gain_rate_term=False, **FAST), "adaptive")
+    assert ep.h.min() < 0
+
+
+def test_batched_torch_path_reproduces_the_episodes(default_result):
+    cfg = default_result.config.replace(duration=2.5)
+    arm, specs = arm_from(cfg), barrier_specs(cfg)
+    ref = reference(cfg, arm)
+    events = impulse_schedule(cfg, np.random.default_rng(0))
+    ev = group_events(np.array([e[0] for e in events] * 3), np.repeat(np.arange(3), len(events)),
+                      np.array([e[1] for e in events] * 3), np.array([e[2] for e in events] * 3))
+    x0 = np.tile(np.r_[ref.q[0], ref.dq[0]], (3, 1))
+    stats = drain(simulate_batch(cfg, arm, specs, ref.q, ref.dq, ref.ddq, np.arange(3), x0, np.full((3, 1), cfg.k1), 0, cfg.steps, ev,
+                                 "cpu"))
+    K = cfg.steps
+    for c in range(3):
+        hmin = default_result.h[c, : K + 1].min(axis=1)
+        assert stats.min_h[c] == pytest.approx(hmin.min(), abs=1e-9)
+        assert stats.violations[c] == (hmin < 0).sum()
+
+
+def test_impulse_sweep_shows_the_range_where_only_adaptive_is_safe():
+    r = run(Config(mc_scenarios=0, backend_samples=0, sweep_points=5, sweep_ns_max=2.0), device="cpu")
+    sw = r.summary()["impulse_sweep"]
+    assert sw["adaptive_safe_up_to_ns"] == 2.0
+    assert sw["fixed_gain_safe_up_to_ns"] is not None and sw["fixed_gain_safe_up_to_ns"] < 2.0
+    assert sw["nominal_safe_up_to_ns"] is None
+    assert r.sweep_min_h[1, 0] == pytest.approx(r.sweep_min_h[2, 0])  # no impulse: the two CBF controllers coincide
+
+
+def test_monte_carlo_is_seeded_and_reports_rates(tmp_path):
+    cfg = Config(mc_scenarios=12, mc_duration=0.6, sweep_points=0, backend_samples=0, duration=0.7)
+    r1, r2 = run(cfg, device="cpu"), run(cfg, device="cpu")
+    np.testing.assert_array_equal(r1.mc_min_h, r2.mc_min_h)
+    mc = r1.summary()["monte_carlo"]
+    assert mc["scenarios"] == 12
+    for c in CONTROLLERS:
+        assert 0.0 <= mc["violation_rate"][c] <= 1.0
+    assert mc["violation_rate"]["nominal"] >= mc["violation_rate"]["adaptive"]
+    r3 = run(cfg.replace(seed=5), device="cpu")
+    assert not np.array_equal(r1.mc_min_h, r3.mc_min_h)
+
+
+def test_summary_keys_and_files_round_trip(default_result, tmp_path):
+    out = default_result.save(tmp_path)
+    data = json.loads((out / "result.json").read_text())
+    for c in ("nominal", "fixed_gain", "adaptive"):
+        for key in ("min_h", "violations", "max_abs_tau", "tracking_rmse", "step_ms_median"):
+            assert data["controllers"][c][key] == pytest.approx(default_result.summary()["controllers"][c][key])
+    arrays = np.load(out / "arrays.npz")
+    np.testing.assert_array_equal(arrays["h"], default_result.h)
+    for stem in ("timeseries.csv", "barrier_timeseries.png", "arm_paths.png"):
+        assert (out / stem).exists()
