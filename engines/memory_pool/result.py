@@ -76,6 +76,41 @@ class Result(ResultBase):
                     )
         return out
 
+    # ---- series for plots (presentation-ready numbers; the panel and the figures draw these) ------------
+    def throughput_series(self, policy: str, n_bins: int = 120) -> tuple[np.ndarray, np.ndarray]:
+        """Decode throughput over time (bin centres in s, tok/s).
+
+        A record spans ``[t − dt, t]`` (a fast-forwarded record spans many iterations); its tokens are
+        spread evenly over that span: the cumulative token count is interpolated linearly at the bin edges.
+        """
+        r = self.runs[policy].rec
+        end = max((float(run.rec["t"][-1]) for run in self.runs.values() if len(run.rec["t"])), default=1.0)
+        edges = np.linspace(0.0, max(end, 1e-9), n_bins + 1)
+        if not len(r["t"]):
+            return 0.5 * (edges[1:] + edges[:-1]), np.zeros(n_bins)
+        cum = np.r_[0.0, np.cumsum(r["decode_tokens"])]
+        # records are instantaneous at their end for single steps; spread each over its own duration
+        starts = r["t"] - r["dt"]
+        x = np.empty(2 * len(r["t"]))
+        y = np.empty_like(x)
+        x[0::2], x[1::2] = starts, r["t"]
+        y[0::2], y[1::2] = cum[:-1], cum[1:]
+        x = np.maximum.accumulate(np.r_[0.0, x])
+        y = np.r_[0.0, y]
+        tok = np.diff(np.interp(edges, x, y))
+        return 0.5 * (edges[1:] + edges[:-1]), tok / np.diff(edges)
+
+    def memory_series(self, policy: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Time (s) and GiB per memory category, one point per recorded step."""
+        r = self.runs[policy].rec
+        return r["t"], {k: r[k] / 2**30 for k in CATEGORIES}
+
+    def cdf(self, policy: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """Empirical CDF of ``ttft`` or ``tpot`` over finished requests."""
+        x = getattr(self.runs[policy], f"{metric}_s")
+        x = np.sort(x[np.isfinite(x)])
+        return x, np.arange(1, len(x) + 1) / max(1, len(x))
+
     def summary(self) -> dict:
         pol = {p: {k: r.stats[k] for k in SUMMARY_KEYS + EXTRA_KEYS} for p, r in self.runs.items()}
         out = dict(

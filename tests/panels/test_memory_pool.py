@@ -1,0 +1,62 @@
+"""The memory-pool panel: builds, runs its default job through the job runner, draws every view."""
+
+import numpy as np
+import pytest
+
+from app.jobs import JobRunner
+from panels.memory_pool import MemoryPoolPanel
+
+
+@pytest.fixture
+def panel(qtbot):
+    runner = JobRunner()
+    p = MemoryPoolPanel(runner=runner)
+    qtbot.addWidget(p)
+    p.resize(1280, 800)
+    yield p
+    runner.stop_all()
+
+
+def test_default_job_draws_every_view(panel, qtbot):
+    job = panel.run_job()
+    assert job is not None
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    res = panel.result
+    assert set(res.runs) == {"static_chunked", "static_unchunked", "elastic"}
+    # chunk map: one image, a frame per slider position, coloured cells
+    assert panel.slider.maximum() + 1 == len(res.runs["elastic"].frames)
+    img = panel.map_img.image
+    assert img is not None and img.shape[2] == 3 and img.shape[0] == 256
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 4
+    # stacked memory, batch, throughput and CDF curves received data
+    base, curves = panel.mem_curves["elastic"]
+    x, y = curves[-1].getData()
+    assert len(x) > 10 and np.nanmax(y) > 60  # the top of the stack is the ~72 GiB cap
+    for p in ("static_unchunked", "elastic"):
+        assert len(panel.batch_curves[p].getData()[1]) > 10
+        assert np.nanmax(panel.tput_curves[p].getData()[1]) > 0
+        assert len(panel.cdf_curves[p][0].getData()[0]) == len(res.output_tokens)
+    assert panel.table.rowCount() > 5 and panel.table.item(3, 2).text() == str(res.runs["elastic"].stats["max_batch"])
+    # the sensitivity heatmap has one cell per (memory, input) pair
+    assert panel.sens_img.image is not None and panel.sens_img.image.shape == (4, 5)
+    assert "paper: 2.32×" in panel.headline.text() and "paper: 3×" in panel.headline.text()
+
+
+def test_slider_and_policy_switch_redraw_the_chunk_map(panel, qtbot):
+    panel.run_job()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    panel.slider.setValue(0)
+    first = panel.map_img.image.copy()
+    panel.slider.setValue(panel.slider.maximum())
+    assert not np.array_equal(first, panel.map_img.image)
+    panel.map_policy.setCurrentIndex(1)  # static, unchunked
+    assert "static, unchunked" in panel.map_info.text()
+    panel.play.setChecked(True)
+    v = panel.slider.value()
+    qtbot.waitUntil(lambda: panel.slider.value() != v, timeout=5000)
+    panel.play.setChecked(False)
+
+
+def test_extra_controls_have_tooltips(panel):
+    for w in (panel.map_policy, panel.play, panel.slider, panel.sens_model, panel.sens_base, panel.map_view, panel.cpu_view):
+        assert w.toolTip()
