@@ -172,7 +172,8 @@ def _read_1999(path, lines: list[str]) -> ParticleLists:
         rows = []
         while len(rows) < count:
             if i >= n or lines[i].lstrip().startswith("#") or len(lines[i].split()) == 3:
-                _fail(path, min(i + 1, n), f"event {ev} truncated: expected {count} particle rows after line {header_line}, got {len(rows)}")
+                _fail(path, min(i + 1, n),
+                      f"event {ev} truncated: expected {count} particle rows after line {header_line}, got {len(rows)}")
             rows.append((i + 1, lines[i].split()))
             i += 1
         blocks.append(_parse_rows(path, rows, OSC1999_COLUMNS))

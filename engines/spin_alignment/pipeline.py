@@ -140,7 +140,8 @@ def _assemble(config: Config, runs: dict, complete: bool, energy_scan=None, cent
         if m not in runs:
             continue
         est = runs[m].estimates()
-        fit[i], mom[i], obs[i], hist[i], herr[i], norm[i] = est["fit"], est["moment"], est["observed"], est["hist"], est["hist_err"], est["norm"]
+        fit[i], mom[i], obs[i] = est["fit"], est["moment"], est["observed"]
+        hist[i], herr[i], norm[i] = est["hist"], est["hist_err"], est["norm"]
         ptr[i] = est["diff"]
         smap[i] = est["map"]
         counts[i], generated[i], msurv[i] = est["count"], est["generated"], est["mean_survival"]

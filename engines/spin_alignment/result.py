@@ -24,7 +24,8 @@ def _entry(v, e, n) -> dict:
 class Result(ResultBase):
     """Arrays are indexed [meson, frame, ...] in the order of ``MESON_NAMES`` and ``FRAMES``.
 
-    ``rho00_fit`` / ``rho00_moment``: (3, 3, 2) value and error (``summary()['rho00']`` reports ``config['estimator']``) (after the event-plane correction for the RP frame);
+    ``rho00_fit`` / ``rho00_moment``: (3, 3, 2) value and error, after the event-plane correction for the RP frame
+    (``summary()['rho00']`` reports ``config['estimator']``);
     ``rho00_observed``: (3, 3, 2) moment estimate before that correction; ``counts``: (3,) Σ pair survival
     (expected reconstructed resonances), ``generated``: (3,) resonances in the acceptance.
     """
