@@ -8,6 +8,7 @@ policies (``simulator``), trace generators and loaders (``traces``), a sensitivi
 
 from .api import bench, make_params, make_trace, run, stream
 from .config import Config
+from .pool import arena_check
 from .result import Result
 
-__all__ = ["Config", "Result", "stream", "run", "bench", "make_params", "make_trace"]
+__all__ = ["Config", "Result", "stream", "run", "bench", "make_params", "make_trace", "arena_check"]

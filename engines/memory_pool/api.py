@@ -76,7 +76,8 @@ def make_trace(cfg: Config) -> traces.Trace:
 def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snapshot]:
     """Simulate every chosen policy on the same trace (and the sensitivity map if asked)."""
     cfg = config or Config()
-    resolve(device)  # the simulator is numpy on the CPU; the device only matters to the real-memory pool
+    if (device or "auto").strip().lower() not in ("auto", "cpu"):
+        resolve(device)  # fail early on a bad request; the simulator itself is numpy (importing torch costs seconds)
     try:
         tr = make_trace(cfg)
     except traces.TraceError as err:

@@ -244,3 +244,48 @@ def paged_attention(kv: PagedKV, req: int, q):
     k, v = kv.gather(req)
     scores = torch.einsum("hd,thd->ht", q.to(k.dtype), k) / (kv.D**0.5)
     return torch.einsum("ht,thd->hd", torch.softmax(scores, dim=-1), v)
+
+
+def arena_check(device: str = "auto", seed: int = 0, n_requests: int = 3, n_heads: int = 4, head_dim: int = 32) -> dict:
+    """Paged attention over a KV cache in an ArenaPool on ``device`` against a contiguous reference.
+
+    Requests grow interleaved, one is freed and its chunks reused, runtime chunks are lent to a request
+    and pages are moved (compaction); returns the largest absolute difference and the pool's counters.
+    """
+    import torch
+
+    from ..device import resolve
+
+    dev = resolve(device)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    pool = ArenaPool(n_chunks=64, chunk_elems=2 * n_heads * head_dim * 16, device=dev)  # 16 tokens per chunk
+    kv = PagedKV(pool, n_heads, head_dim)
+    ref: dict[int, tuple] = {}
+
+    def grow(r: int, t: int) -> None:
+        k = torch.randn(t, n_heads, head_dim, generator=gen).to(dev)
+        v = torch.randn(t, n_heads, head_dim, generator=gen).to(dev)
+        kv.append(r, k, v)
+        k0, v0 = ref.get(r, (k[:0], v[:0]))
+        ref[r] = (torch.cat([k0, k]), torch.cat([v0, v]))
+
+    reqs = list(range(100, 100 + n_requests))
+    for step in range(4):
+        for r in reqs:
+            grow(r, 7 + 5 * ((r + step) % 3))
+    kv.free(reqs[0])
+    ref.pop(reqs[0])
+    grow(reqs[1], 40)  # reuses the freed chunks
+    pool.map(1, 2)
+    pool.transfer(1, reqs[-1], 2)  # lent runtime chunks
+    grow(reqs[-1], 30)
+    for page in range(0, pool.n_pages(reqs[1]), 2):
+        pool.move_page(reqs[1], page)
+    pool.check()
+    err = 0.0
+    for r, (k, v) in ref.items():
+        q = torch.randn(n_heads, head_dim, generator=gen).to(dev)
+        s = torch.einsum("hd,thd->ht", q, k) / head_dim**0.5
+        want = torch.einsum("ht,thd->hd", torch.softmax(s, -1), v)
+        err = max(err, float((paged_attention(kv, r, q) - want).abs().max()))
+    return {"device": str(dev), "max_abs_error": err, "maps": pool.maps, "unmaps": pool.unmaps, "requests": len(ref)}

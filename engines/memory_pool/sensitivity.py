@@ -30,15 +30,22 @@ def cell_requests(p: SimParams, input_tokens: int, cap: int) -> int:
     return int(np.clip(2 * pool // max(per_req, 1) + 2, 4, cap))
 
 
-def sweep(make_params: Callable[[str, float], SimParams], models: tuple[str, ...], seed: int, cap: int) -> Iterator[float | dict]:
+def sweep(
+    make_params: Callable[[str, float], SimParams],
+    models: tuple[str, ...],
+    seed: int,
+    cap: int,
+    memory_gb: tuple[float, ...] = MEMORY_GB,
+    input_tokens: tuple[int, ...] = INPUT_TOKENS,
+) -> Iterator[float | dict]:
     """Yields progress fractions, then a dict of arrays indexed [model, memory, input]."""
-    shape = (len(models), len(MEMORY_GB), len(INPUT_TOKENS))
+    shape = (len(models), len(memory_gb), len(input_tokens))
     out = {f"{k}_{p}": np.full(shape, np.nan) for k in ("tps", "batch") for p in POLICIES}
     total, done = int(np.prod(shape)), 0
     for i, model in enumerate(models):
-        for j, mem in enumerate(MEMORY_GB):
+        for j, mem in enumerate(memory_gb):
             p = dataclasses.replace(make_params(model, mem), n_frames=0, log_ops=False)
-            for k, n_in in enumerate(INPUT_TOKENS):
+            for k, n_in in enumerate(input_tokens):
                 tr = traces.long_context(seed, cell_requests(p, n_in, cap), n_in)
                 for pol in POLICIES:
                     run = None
@@ -54,8 +61,8 @@ def sweep(make_params: Callable[[str, float], SimParams], models: tuple[str, ...
         for base in ("static_unchunked", "static_chunked"):
             out[f"tps_ratio_vs_{base}"] = out["tps_elastic"] / out[f"tps_{base}"]
             out[f"batch_ratio_vs_{base}"] = out["batch_elastic"] / out[f"batch_{base}"]
-    out["memory_gb"] = np.asarray(MEMORY_GB)
-    out["input_tokens"] = np.asarray(INPUT_TOKENS)
+    out["memory_gb"] = np.asarray(memory_gb)
+    out["input_tokens"] = np.asarray(input_tokens)
     out["models"] = np.asarray(models)
     out["activation_to_kv"] = np.asarray([MODELS[m].activation_to_kv for m in models])
     yield out

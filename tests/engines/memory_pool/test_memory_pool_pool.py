@@ -104,3 +104,12 @@ def test_reading_past_the_mapped_pages_is_an_error():
     pool.map(3, 1)
     with pytest.raises(PoolError):
         pool.read(3, 4, 8)
+
+
+def test_arena_check_on_the_cpu():
+    from engines.memory_pool.pool import arena_check
+
+    out = arena_check("cpu", seed=1)
+    assert out["device"] == "cpu" and out["requests"] == 2
+    assert out["max_abs_error"] < 1e-5
+    assert out["maps"] > out["unmaps"] > 0

@@ -137,7 +137,7 @@ def test_offloaded_requests_do_not_decode_and_come_back():
 
 
 def test_snapshot_export_loads_back_with_the_documented_shape(tmp_path):
-    cfg = Config(workload="long_context_mix", n_requests=8, rate_rps=0.2, snapshot_max_entries=10**7)
+    cfg = Config(workload="long_context_mix", n_requests=4, rate_rps=0.2, snapshot_max_entries=10**7)
     res = run(cfg)
     out = res.save(tmp_path)
     assert json.loads((out / "result.json").read_text())["policies"]["elastic"]["max_batch"] >= 1
@@ -176,3 +176,19 @@ def test_same_config_same_numbers():
     cfg = Config(n_requests=6, export_snapshot=False)
     a, b = run(cfg).summary(), run(cfg).summary()
     assert a == b
+
+
+def test_sensitivity_map_shows_where_elastic_pays_and_where_it_buys_nothing():
+    from engines.memory_pool.sensitivity import sweep
+
+    cfg = Config()
+    out = None
+    for x in sweep(lambda m, g: make_params(cfg, m, g), ("Llama-3.1-8B",), 0, 40, memory_gb=(40.0, 141.0), input_tokens=(8192, 131072)):
+        out = x
+    tps, batch = out["tps_ratio_vs_static_unchunked"][0], out["batch_ratio_vs_static_unchunked"][0]
+    # 40 GB, 128K: weights 15 GiB + a 12 GiB reserve leave static less KV than one request holds
+    assert out["batch_static_unchunked"][0, 0, 1] == 0 and tps[0, 1] == np.inf
+    assert out["batch_elastic"][0, 0, 1] >= 1
+    # 141 GB, 8K: the reserve is small beside the pool; elastic buys (almost) nothing
+    assert tps[1, 0] == pytest.approx(1.0, abs=0.03)
+    assert batch[1, 0] == pytest.approx(1.0, abs=0.05)
