@@ -1,0 +1,118 @@
+"""Bench: exact vs S² vs RC vs S²+RC on the same camera path, one process, a sweep of settings; the Pareto front.
+
+Per scene: the exact renderer's frames are rendered first (timed), then every setting renders the same
+path with its own S² state and cache; speed-up = Σ exact ms / Σ method ms over the path, PSNR against
+the exact frames. The exact timing is repeated at the end and averaged with the first, so a change of
+machine load during the sweep biases no setting.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from engines.base import Snapshot
+from engines.device import resolve
+
+from .config import Config
+from .evaluate import PAPER_PSNR_LOSS_DB, PAPER_SPEEDUP, STAGES, path_cameras
+from .pipeline import Renderer, psnr, ssim
+from .rasterizer import to_device
+from .scene import garden_available, garden_scene, procedural_scene
+
+TARGET_SPEEDUP, TARGET_PSNR_DB = 1.5, 35.0
+
+
+def _settings(quick: bool) -> list[dict]:
+    if quick:
+        return [dict(method="s2"), dict(method="rc", rc_k=4, rc_pos_step=0.5), dict(method="s2+rc", rc_k=4, rc_pos_step=0.5)]
+    out = [dict(method="s2", s2_share="order"), dict(method="s2", s2_share="lists", s2_margin_px=2.0)]
+    for k, step in ((2, 0.5), (4, 0.5), (4, 0.25), (8, 0.5), (8, 0.25)):
+        out.append(dict(method="rc", rc_k=k, rc_pos_step=step))
+    for k, step in ((4, 0.5), (4, 0.25), (8, 0.5), (4, 1.0)):
+        out.append(dict(method="s2+rc", rc_k=k, rc_pos_step=step))
+    out.append(dict(method="s2+rc", rc_k=4, rc_pos_step=0.5, rc_pos_of="first"))
+    out.append(dict(method="s2+rc", rc_k=4, rc_pos_step=0.5, rc_lifetime=0))
+    out.append(dict(method="s2+rc", rc_k=4, rc_pos_step=0.5, compaction="tile"))
+    return out
+
+
+def _time_path(renderer: Renderer, cams) -> tuple[list, float, np.ndarray]:
+    frames, stage = [], np.zeros(len(STAGES))
+    t0 = time.perf_counter()
+    for c in cams:
+        f = renderer.render(c)
+        frames.append(f)
+        stage += [f.stage_ms[s] for s in STAGES]
+    return frames, 1000 * (time.perf_counter() - t0), stage / len(cams)
+
+
+def _pareto(points: list[dict]) -> list[dict]:
+    """Points not dominated in (speedup ↑, mean PSNR ↑), sorted by speed-up."""
+    front = [p for p in points if not any(q["speedup"] >= p["speedup"] and q["psnr_mean_db"] >= p["psnr_mean_db"]
+                                          and (q["speedup"] > p["speedup"] or q["psnr_mean_db"] > p["psnr_mean_db"]) for q in points)]
+    return sorted(front, key=lambda p: p["speedup"])
+
+
+def bench_scene(name: str, scene, base: Config, settings: list[dict], device, progress=None, done=0, total=1) -> dict:
+    g = to_device(scene, device, torch.float32, base.splat_scale, base.sh_degree)
+    cams = path_cameras(base, scene)
+    exact = Renderer(g, base, "exact")
+    _time_path(exact, cams[:1])  # warm-up
+    ref, t_exact, stage_exact = _time_path(exact, cams)
+    points = []
+    for s in settings:
+        cfg = base.replace(**s)
+        frames, t, stage = _time_path(Renderer(g, cfg), cams)
+        ps = [min(psnr(a.rgb, b.rgb), 100.0) for a, b in zip(ref, frames)]
+        hits = [(f.info.get("rc_hits", 0) + f.info.get("rc_shared", 0)) / max(f.info.get("rc_candidates", 0), 1) for f in frames]
+        work = [1 - f.evaluations / max(r.evaluations, 1) for r, f in zip(ref, frames)]
+        points.append(dict(settings=s, method_ms=t / len(cams), psnr_mean_db=float(np.mean(ps)), psnr_min_db=float(np.min(ps)),
+                           ssim_mean=float(np.mean([ssim(a.rgb, b.rgb) for a, b in zip(ref, frames)])),
+                           rc_hit_rate=float(np.mean(hits)), work_skipped=float(np.mean(work)),
+                           s2_sorts=int(sum(1 for f in frames if f.info.get("s2_resort"))),
+                           stage_ms=dict(zip(STAGES, stage.tolist())), _t=t))
+        done += 1
+        if progress:
+            progress(Snapshot(done / total, f"{name}: {s['method']} {points[-1]['psnr_mean_db']:.1f} dB"))
+    _, t_exact2, _ = _time_path(exact, cams)
+    t_ex = 0.5 * (t_exact + t_exact2)
+    for p in points:
+        p["speedup"] = t_ex / p.pop("_t")
+    front = _pareto(points)
+    ok = [p for p in points if p["psnr_mean_db"] >= TARGET_PSNR_DB]
+    best = max(ok, key=lambda p: p["speedup"]) if ok else max(points, key=lambda p: p["psnr_mean_db"])
+    return dict(
+        exact_ms=t_ex / len(cams), exact_stage_ms=dict(zip(STAGES, stage_exact.tolist())), width=base.width, height=base.height,
+        gaussians=scene.n, frames=len(cams), path=base.path, path_degrees=base.path_degrees,
+        best={k: best[k] for k in ("speedup", "psnr_mean_db", "psnr_min_db", "settings")},
+        meets_target=bool(best["psnr_mean_db"] >= TARGET_PSNR_DB and best["speedup"] >= TARGET_SPEEDUP),
+        front=[{k: p[k] for k in ("speedup", "psnr_mean_db", "settings")} for p in front],
+        points=points,
+    ), done
+
+
+def bench(quick: bool = False, device: str = "auto", progress=None) -> dict:
+    """Exact vs S², RC and S²+RC over a sweep of settings on the procedural scene and (when present) the garden."""
+    dev = resolve(device)
+    torch.manual_seed(0)
+    settings = _settings(quick)
+    scenes = []
+    F = 3 if quick else 8
+    proc = Config(scene="procedural", width=160 if quick else 256, height=100 if quick else 160, frames=F, path="orbit", path_degrees=12.0)
+    scenes.append(("procedural", procedural_scene(proc.procedural_gaussians, 0), proc))
+    if garden_available():
+        gcfg = Config(scene="garden", width=162 if quick else 324, height=105 if quick else 210, frames=F, path="cameras", sh_degree=0)
+        scenes.append(("garden", garden_scene(), gcfg))
+    total = len(scenes) * len(settings)
+    out, done = {}, 0
+    for name, scene, cfg in scenes:
+        out[name], done = bench_scene(name, scene, cfg, settings, dev, progress, done, total)
+    if progress:
+        progress(Snapshot(1.0, "done"))
+    return dict(scenes=out, device=str(dev), quick=quick, torch_threads=torch.get_num_threads(),
+                target=dict(speedup=TARGET_SPEEDUP, psnr_mean_db=TARGET_PSNR_DB),
+                paper=dict(speedup=PAPER_SPEEDUP, psnr_loss_db=PAPER_PSNR_LOSS_DB),
+                garden_skipped=None if garden_available() else "../shared/data/garden_points.npz not found")
