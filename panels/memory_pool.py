@@ -256,14 +256,15 @@ class MemoryPoolPanel(Panel):
         page = QWidget()
         lay = QHBoxLayout(page)
         self.ttft_plot = self._plot("Time to first token (CDF)", "TTFT [s]", "fraction of requests")
-        self.tpot_plot = self._plot("Time per output token (CDF)", "TPOT [s]", "fraction of requests")
-        self.ttft_plot.setLogMode(x=True)
+        self.tpot_plot = self._plot("Time per output token (CDF)", "TPOT [ms]", "fraction of requests")
+        for w in (self.ttft_plot, self.tpot_plot):
+            w.getAxis("bottom").enableAutoSIPrefix(False)
         self.ttft_plot.addLegend(offset=(5, 5), labelTextSize="8pt")
         self.cdf_curves = {}
         for p, col in POLICY_COLORS.items():
             self.cdf_curves[p] = (
-                self.ttft_plot.plot([], [], pen=pg.mkPen(col, width=2), name=POLICY_LABELS[p]),
-                self.tpot_plot.plot([], [], pen=pg.mkPen(col, width=2)),
+                self.ttft_plot.plot([], [], pen=pg.mkPen(col, width=2), name=POLICY_LABELS[p], stepMode="center"),
+                self.tpot_plot.plot([], [], pen=pg.mkPen(col, width=2), stepMode="center"),
             )
         self.ttft_slo = pg.InfiniteLine(
             angle=90,
@@ -436,12 +437,12 @@ class MemoryPoolPanel(Panel):
                 c1.setData([], [])
                 c2.setData([], [])
                 continue
-            x, y = res.cdf(p, "ttft")
-            c1.setData(np.maximum(x, 1e-4), y)
-            x, y = res.cdf(p, "tpot")
-            c2.setData(x, y)
-        self.ttft_slo.setValue(float(np.log10(max(np.median(res.ttft_target_s), 1e-4))))
-        self.tpot_slo.setValue(res.config.tpot_slo_s)
+            for curve, metric, scale in ((c1, "ttft", 1.0), (c2, "tpot", 1e3)):
+                x, y = res.cdf(p, metric)
+                # a CDF is a staircase: y[i] holds from x[i] to x[i+1] (the last step drawn to the largest value)
+                curve.setData(scale * np.r_[x, x[-1:]] if len(x) else [], y)
+        self.ttft_slo.setValue(float(np.median(res.ttft_target_s)))
+        self.tpot_slo.setValue(1e3 * res.config.tpot_slo_s)
 
     # ---- chunk map animation --------------------------------------------------------------------
     def _run_for_map(self):
@@ -541,7 +542,8 @@ class MemoryPoolPanel(Panel):
                     text = "static\ncannot serve"
                 else:
                     text = "nobody\nfits"
-                item = pg.TextItem(text, color="w" if (not np.isfinite(z[j, k]) or z[j, k] < 1.8) else "k", anchor=(0.5, 0.5))
+                dark_cell = np.isnan(z[j, k]) or z[j, k] < 1.8
+                item = pg.TextItem(text, color="w" if dark_cell else "k", anchor=(0.5, 0.5))
                 item.setPos(k + 0.5, j + 0.5)
                 self.sens_plot.addItem(item)
                 self.sens_texts.append(item)

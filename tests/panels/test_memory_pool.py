@@ -35,7 +35,7 @@ def test_default_job_draws_every_view(panel, qtbot):
     for p in ("static_unchunked", "elastic"):
         assert len(panel.batch_curves[p].getData()[1]) > 10
         assert np.nanmax(panel.tput_curves[p].getData()[1]) > 0
-        assert len(panel.cdf_curves[p][0].getData()[0]) == len(res.output_tokens)
+        assert len(panel.cdf_curves[p][0].getData()[1]) == len(res.output_tokens)
     assert panel.table.rowCount() > 5 and panel.table.item(3, 2).text() == str(res.runs["elastic"].stats["max_batch"])
     # the sensitivity heatmap has one cell per (memory, input) pair
     assert panel.sens_img.image is not None and panel.sens_img.image.shape == (4, 5)
