@@ -8,13 +8,14 @@ Frames (quantization axes in the lab):
 
 θ* is the angle between that axis and daughter 1's momentum boosted into the meson rest frame.
 
-Estimators, with each resonance the independent unit (its decay directions are correlated by construction, so the
-errors are cluster-robust: delta method over per-resonance sums):
+Estimators, with each event the independent unit (the decay directions of a resonance are correlated by construction,
+and the resonances of an event share b and the event-plane error, so the errors are cluster-robust: delta method over
+per-event sums):
 
-- moment: ρ00 = (5⟨cos²θ*⟩ − 1)/2, from S = Σ w cos²θ*, W = Σ w; var(S/W) = Σ_r (s_r − R w_r)² / W²;
-- weighted fit of the histogram H_j to A[(1 − ρ00) + (3ρ00 − 1)⟨cos²θ*⟩_j] (⟨cos²⟩_j the bin average), linear least
+- moment: ρ00 = (5⟨cos²θ*⟩ − 1)/2, from S = Σ w cos²θ*, W = Σ w; var(S/W) = Σ_e (s_e − R w_e)² / W²;
+- weighted fit of the |cos θ*| histogram H_j to A[(1 − ρ00) + (3ρ00 − 1)⟨cos²θ*⟩_j] (⟨cos²⟩_j the bin average), linear least
   squares in (a, b) = A(1 − ρ00, 3ρ00 − 1) weighted by the bin variances, ρ00 = (a + b)/(3a + b); its error from
-  the full bin covariance C = Σ_r h_r h_rᵀ of the per-resonance histograms.
+  the full bin covariance C = Σ_e h_e h_eᵀ of the per-event histograms.
 
 Event-plane resolution R = ⟨cos 2(Ψ_EP − Ψ_RP)⟩ dilutes the RP-frame signal: ρ00_obs − 1/3 = (ρ00 − 1/3)(1 + 3R)/4,
 exact when ⟨cos²θ_x⟩ = ⟨cos²θ_z⟩ (alignment symmetric about the RP normal); the correction inverts it.
@@ -97,30 +98,41 @@ class Accumulator:
         self.count = np.zeros(n_diff)  # Σ survival (expected reconstructed resonances)
         self.generated = 0
 
-    def add(self, cos_theta, weights, survival, diff_index=None) -> None:
-        """cos_theta, weights: (F, n, k) torch; survival: (n,) mean survival of each resonance; diff_index: (n,) bin."""
+    def add(self, cos_theta, weights, survival, diff_index=None, cluster=None) -> None:
+        """cos_theta, weights: (F, n, k) torch; survival: (n,) mean survival of each resonance; diff_index: (n,) bin;
+        cluster: (n,) the event of each resonance — resonances of one event share b and Ψ, so the error sums run over
+        events (clusters), not over single resonances."""
         import torch
 
         F, n, _ = cos_theta.shape
         self.generated += n
         if n == 0:
             return
+        dev = cos_theta.device
         c = cos_theta.to(torch.float64)
         w = weights.to(torch.float64)
+        di = torch.zeros(n, dtype=torch.long, device=dev) if diff_index is None else diff_index.long()
+        ok = (di >= 0) & (di < self.n_diff)
+        cl = torch.arange(n, device=dev) if cluster is None else cluster.long()
+        _, cl = torch.unique(cl, return_inverse=True)
+        n_cl = int(cl.max()) + 1
         idx = ((c + 1) * 0.5 * self.n_bins).long().clamp(0, self.n_bins - 1)
-        h = torch.zeros(F, n, self.n_bins, dtype=torch.float64, device=c.device)
+        h = torch.zeros(F, n, self.n_bins, dtype=torch.float64, device=dev)
         h.scatter_add_(2, idx, w)
-        self.hist += h.sum(1).cpu().numpy()
-        self.cov += torch.einsum("fni,fnj->fij", h, h).cpu().numpy()
+        hc = torch.zeros(F, n_cl, self.n_bins, dtype=torch.float64, device=dev)
+        hc.index_add_(1, cl, h)
+        self.hist += hc.sum(1).cpu().numpy()
+        self.cov += torch.einsum("fni,fnj->fij", hc, hc).cpu().numpy()
         s = (w * c * c).sum(-1)
         wr = w.sum(-1)
-        per = torch.stack([s, wr, s * s, wr * wr, s * wr], -1)  # (F, n, 5)
-        di = torch.zeros(n, dtype=torch.long, device=c.device) if diff_index is None else diff_index.long()
-        ok = (di >= 0) & (di < self.n_diff)
-        out = torch.zeros(F, self.n_diff, 5, dtype=torch.float64, device=c.device)
-        out.index_add_(1, di[ok], per[:, ok])
-        self.sums += out.cpu().numpy()
-        cnt = torch.zeros(self.n_diff, dtype=torch.float64, device=c.device)
+        key = cl[ok] * self.n_diff + di[ok]
+        sc = torch.zeros(F, n_cl * self.n_diff, dtype=torch.float64, device=dev)
+        wc = torch.zeros_like(sc)
+        sc.index_add_(1, key, s[:, ok])
+        wc.index_add_(1, key, wr[:, ok])
+        per = torch.stack([sc, wc, sc * sc, wc * wc, sc * wc], -1).view(F, n_cl, self.n_diff, 5)
+        self.sums += per.sum(1).cpu().numpy()
+        cnt = torch.zeros(self.n_diff, dtype=torch.float64, device=dev)
         cnt.index_add_(0, di[ok], survival.to(torch.float64)[ok])
         self.count += cnt.cpu().numpy()
 
@@ -148,12 +160,35 @@ def bin_cos2(n_bins: int) -> np.ndarray:
     return (e[1:] ** 3 - e[:-1] ** 3) / (3 * (e[1:] - e[:-1]))
 
 
+def fold(n_bins: int) -> np.ndarray:
+    """Matrix summing bin j of [−1, 1] with its mirror −j: the histogram of |cos θ*| (n_bins/2 rows, n_bins even)."""
+    h = n_bins // 2
+    F = np.zeros((h, n_bins))
+    for j in range(h):
+        F[j, h + j] = 1.0
+        F[j, h - 1 - j] = 1.0
+    return F
+
+
 def fit_estimate(hist: np.ndarray, cov: np.ndarray) -> tuple[float, float, float]:
-    """Weighted fit of H_j = a + b⟨cos²⟩_j: returns ρ00, its error, and the normalisation A = (3a + b)/2."""
-    n = hist.shape[0]
+    """Weighted fit of H_j = a + b⟨cos²⟩_j to the |cos θ*| histogram: returns ρ00, its error and A = (3a + b)/2.
+
+    Folding to |cos θ*| removes odd terms (a forward–backward asymmetry from unequal daughters such as K and π), which
+    the spin-1 form cannot carry; A is per bin of the unfolded histogram.
+    """
+    n_full = hist.shape[0]
     if hist.sum() <= 0:
         return math.nan, math.nan, 0.0
-    X = np.column_stack([np.ones(n), bin_cos2(n)])
+    if n_full % 2 == 0:
+        F = fold(n_full)
+        hist, cov = F @ hist, F @ cov @ F.T
+        c2 = bin_cos2(n_full)[n_full // 2:]
+        scale = 0.5
+    else:
+        c2 = bin_cos2(n_full)
+        scale = 1.0
+    n = hist.shape[0]
+    X = np.column_stack([np.ones(n), c2])
     var = np.diag(cov).copy()
     floor = max(var.max(), 1e-300) * 1e-9
     winv = 1.0 / np.maximum(var, floor)
@@ -162,7 +197,7 @@ def fit_estimate(hist: np.ndarray, cov: np.ndarray) -> tuple[float, float, float
     d = 3 * a + b
     rho = (a + b) / d
     g = (-2 * b / d**2) * L[0] + (2 * a / d**2) * L[1]
-    return float(rho), float(math.sqrt(max(g @ cov @ g, 0.0))), float(d / 2)
+    return float(rho), float(math.sqrt(max(g @ cov @ g, 0.0))), float(scale * d / 2)
 
 
 def fit_curve(rho00: float, norm: float, n_points: int = 101) -> tuple[np.ndarray, np.ndarray]:

@@ -95,4 +95,4 @@ def propagate_chunk(meson: str, chunk: dict, config) -> dict:
     k = dirs.shape[1]
     weights = survival.unsqueeze(0) * w_int / k
     return dict(survival=survival, cos_theta=cos_theta, weights=weights, pt=res["p"][:, :2].norm(dim=-1),
-                centrality=tev["centrality"][ev_idx], x_decay=res["x_decay"], daughters=(p1, e1, p2, e2))
+                centrality=tev["centrality"][ev_idx], event=ev_idx, x_decay=res["x_decay"], daughters=(p1, e1, p2, e2))

@@ -123,7 +123,8 @@ class Config(ConfigBase):
 
     estimator: str = param("fit", "Which estimate summary['rho00'] and the scans report: the weighted fit of the cos θ* histogram, "
                            "or the moment (5⟨cos²θ*⟩ − 1)/2 (both are always computed)", choices=("fit", "moment"), group="Analysis")
-    n_bins: int = param(20, "cos θ* histogram bins on [−1, 1]", lo=4, hi=200, group="Analysis", gui=False)
+    n_bins: int = param(20, "cos θ* histogram bins on [−1, 1] (the fit folds an even number of them to |cos θ*|)", lo=4,
+                         hi=200, group="Analysis", gui=False)
     n_pt_bins: int = param(6, "pT bins of the pT-differential ρ00 between pt_min and pt_max", lo=1, hi=50, group="Analysis", gui=False)
     map_bins: int = param(48, "Bins per axis of the transverse survival map", lo=8, hi=256, group="Analysis", gui=False)
     resonances_per_event: int = param(25, "Resonances per meson species sharing one event (one b, one Ψ_RP)", lo=1, hi=10_000,

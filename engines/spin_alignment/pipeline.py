@@ -75,7 +75,7 @@ class MesonRun:
             else:
                 edges = torch.as_tensor(CENTRALITY_EDGES, dtype=out["centrality"].dtype, device=self.device)
                 di = torch.bucketize(out["centrality"], edges, right=True) - 1
-            self.acc.add(out["cos_theta"], out["weights"], surv, di)
+            self.acc.add(out["cos_theta"], out["weights"], surv, di, out["event"])
             self._map(out["x_decay"], surv)
             done += m
             yield done / self.n
