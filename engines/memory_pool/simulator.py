@@ -124,6 +124,7 @@ class Simulator:
         self.first = np.full(n, np.nan)
         self.finish = np.full(n, np.nan)
         self.npre = np.zeros(n, np.int64)
+        self.hold = np.zeros(n, np.int64)  # KV pages each request holds on the GPU (mirrors the pool's page tables)
         self.req_chunk = np.zeros(n, np.int64)
         # TTFT target per request: max(ttft_slo_s, ttft_slo_scale × its unloaded single-step prefill time)
         P = self.prompt.astype(float)
@@ -213,7 +214,14 @@ class Simulator:
         return r + OWNER0 if self.elastic else r
 
     def held(self, r: int) -> int:
-        return self.pool.n_pages(self.owner(r))
+        return int(self.hold[r])
+
+    def check(self) -> None:
+        """The per-request page tally agrees with the pool's page tables; the pool's own invariants hold."""
+        for r in range(len(self.hold)):
+            assert self.hold[r] == self.pool.n_pages(self.owner(r)), f"request {r}: tally {self.hold[r]}"
+        self.pool.check()
+        self.cpu.check()
 
     def rt_mapped(self) -> int:
         return self.pool.n_pages(RUNTIME) if self.elastic else 0
@@ -242,7 +250,9 @@ class Simulator:
             if n > self.pool.n_free:
                 raise RuntimeError("static: out of KV blocks")
             self.pool.map(o, n)
+            self.hold[r] += n
             return 0.0
+        self.hold[r] += n
         g = self.p.gpu
         a = min(n, self.pool.n_pages(KVPOOL))
         if a:
@@ -289,6 +299,7 @@ class Simulator:
                 self.pool.transfer(self.owner(r), KVPOOL, n)
         else:
             self.pool.release(self.owner(r))
+        self.hold[r] = 0
         return 0.0
 
     def preempt(self, r: int) -> float:
@@ -319,7 +330,10 @@ class Simulator:
 
     # ---- scheduling ------------------------------------------------------------------------------
     def decoders(self) -> list[int]:
-        return [r for r in self.running if self.ctx[r] >= self.target[r]]
+        if not self.running:
+            return []
+        run = np.asarray(self.running)
+        return run[self.ctx[run] >= self.target[run]].tolist()
 
     def ensure_growth(self) -> float:
         """Give every decoder a slot for its next token; preempt (or offload) the newest when short."""
@@ -329,7 +343,7 @@ class Simulator:
             if not dec:
                 return cost
             d = np.asarray(dec)
-            need = np.maximum(0, self.pages_for(self.ctx[d] + 1) - np.array([self.held(r) for r in dec]))
+            need = np.maximum(0, self.pages_for(self.ctx[d] + 1) - self.hold[d])
             total = int(need.sum())
             rt_keep = self.rt_chunks(len(dec), len(dec)) if self.elastic else 0
             lendable = max(0, self.rt_mapped() - rt_keep)
@@ -385,7 +399,7 @@ class Simulator:
         d = np.asarray(dec)
         rem = self.output[d] - self.gen[d]
         order = np.argsort(rem)
-        freed = np.cumsum([self.held(r) for r in d[order]])
+        freed = np.cumsum(self.hold[d[order]])
         k = int(np.searchsorted(freed, shortfall))
         if k >= len(d):
             return math.inf
@@ -444,12 +458,11 @@ class Simulator:
         plan: list[tuple[int, int]] = []
         cost = 0.0
         tokens, seqs = n_dec, n_dec
-        for r in self.running:
+        run = np.asarray(self.running, dtype=np.int64)
+        for r in run[self.ctx[run] < self.target[run]].tolist() if len(run) else []:
             if budget <= 0:
                 break
             left = int(self.target[r] - self.ctx[r])
-            if left <= 0:
-                continue
             c = min(left, budget, int(self.req_chunk[r]) if self.elastic else left)
             if self.elastic:  # the runtime must still fit beside the KV as it is now
                 room = (self.spare() + self.rt_mapped() - self.wm) * self.p.chunk_bytes
@@ -561,7 +574,10 @@ class Simulator:
             self.now += idle * self.p.gpu.unmap_us * 1e-6
 
     def complete(self) -> None:
-        fin = [r for r in self.running if self.gen[r] >= self.output[r]]
+        if not self.running:
+            return
+        run = np.asarray(self.running)
+        fin = run[self.gen[run] >= self.output[run]].tolist()
         for r in fin:
             self.running.remove(r)
             self.now += self.drop_kv(r)
@@ -569,7 +585,8 @@ class Simulator:
             self.finish[r] = self.now
 
     def can_fast_forward(self) -> bool:
-        if any(self.ctx[r] < self.target[r] for r in self.running):
+        run = np.asarray(self.running, dtype=np.int64)
+        if len(run) and np.any(self.ctx[run] < self.target[run]):
             return False
         return not (self.elastic and self.offloaded and self.waiting and False)
 
@@ -578,7 +595,7 @@ class Simulator:
         B = len(d)
         K = int((self.output[d] - self.gen[d]).min())
         K = min(K, 8192)
-        held = np.array([self.held(r) for r in d])
+        held = self.hold[d].copy()
 
         # memory: pages for steps 2..K come from free chunks only (lending happens in single steps)
         def extra(k):

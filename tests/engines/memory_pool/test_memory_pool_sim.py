@@ -132,8 +132,7 @@ def test_offloaded_requests_do_not_decode_and_come_back():
     assert res.stats["pcie_gib"] == pytest.approx(2 * out_pages * 2 / 1024)
     # while offloaded, a request's tokens do not advance: its TPOT is stretched by the pause
     assert np.nanmax(res.tpot_s) > np.nanmin(res.tpot_s)
-    sim.pool.check()
-    sim.cpu.check()
+    sim.check()
 
 
 def test_snapshot_export_loads_back_with_the_documented_shape(tmp_path):
@@ -192,3 +191,24 @@ def test_sensitivity_map_shows_where_elastic_pays_and_where_it_buys_nothing():
     # 141 GB, 8K: the reserve is small beside the pool; elastic buys (almost) nothing
     assert tps[1, 0] == pytest.approx(1.0, abs=0.03)
     assert batch[1, 0] == pytest.approx(1.0, abs=0.05)
+
+
+def test_page_tallies_match_the_pool_in_mid_run():
+    cfg = Config(workload="long_context_mix", n_requests=12, rate_rps=0.5, export_snapshot=False)
+    from engines.memory_pool.api import make_trace
+
+    for policy in POLICIES:
+        sim = Simulator(policy, make_params(cfg), make_trace(cfg))
+        for _ in sim.run():
+            pass
+        sim.check()
+        # stop half way through a fresh run and check the tallies while requests hold KV
+        sim = Simulator(policy, make_params(cfg), make_trace(cfg))
+        while sim.nxt < 6 or not sim.running:
+            sim.now = max(sim.now, float(sim.arrival[sim.nxt])) if sim.nxt < len(sim.arrival) else sim.now
+            while sim.nxt < len(sim.arrival) and sim.arrival[sim.nxt] <= sim.now:
+                sim.waiting.append(sim.nxt)
+                sim.nxt += 1
+            sim.step()
+        assert sim.hold.sum() > 0
+        sim.check()
