@@ -85,7 +85,7 @@ def simulate_events(config: Config, n_per_meson: int, device: str = "cpu") -> Pa
         proc += int(kp.sum())
         impacts.append(chunk["events"]["b"])
         n_events_so_far += len(chunk["events"]["b"])
-    data = {c: np.concatenate(v) for c, v in rows.items()}
+    data = {c: np.concatenate(v) for c, v in rows.items() if v}
     event = np.concatenate(event_of_row)
     order = np.argsort(event, kind="stable")
     data = {c: (v[order].astype(np.int64) if c in INT_COLUMNS else v[order].astype(float)) for c, v in data.items()}
