@@ -18,7 +18,8 @@ class Config(ConfigBase):
     # ---- scene ------------------------------------------------------------------------------------
     scene: str = param("procedural", "Scene: the embedded procedural scene, the garden built from ../shared/data/garden_points.npz, "
                        "or a .ply/.splat file (scene_path)", choices=SCENES, group="Scene")
-    scene_path: str = param("", "Path of a trained-3DGS .ply or antimatter15 .splat file (used when scene = file)", group="Scene", gui=False)
+    scene_path: str = param("", "Path of a trained-3DGS .ply or antimatter15 .splat file (used when scene = file)", group="Scene",
+                            gui=False)
     procedural_gaussians: int = param(30000, "Number of Gaussians in the procedural scene", lo=500, hi=400000, group="Scene")
     seed: int = param(0, "Seed of every random choice (procedural scene, path jitter)", lo=0, group="Scene")
     sh_degree: int = param(3, "Highest spherical-harmonics band used for colour (capped by the scene's own degree)", lo=0, hi=3,

@@ -420,7 +420,8 @@ def blend_step(units: Units, ptr: torch.Tensor, L: int, state: PixelState, proj:
         w = alpha
         w[:, :, 1:] *= cp[:, :, :-1]  # α_i Π_{j<i}(1 - α_j); times T₀ below
         T_end = T0 * cp[:, :, -1]
-        cross = torch.nonzero((T_end < T_MIN).reshape(-1) & ~done.reshape(-1)).squeeze(1)
+        stopped = T_end < T_MIN
+        cross = torch.nonzero(stopped.reshape(-1) & ~done.reshape(-1)).squeeze(1)
         if cross.numel():  # stop before the Gaussian that takes T below 1e-4
             wf, cf = w.view(-1, L), cp.view(-1, L)
             T_after = cf[cross] * T0.reshape(-1)[cross, None]
@@ -449,7 +450,7 @@ def blend_step(units: Units, ptr: torch.Tensor, L: int, state: PixelState, proj:
                 state.lead_ids[pix] = torch.where(ids[:, :, :lead_k] >= 0, ids[:, :, :lead_k], state.lead_ids[pix])
                 state.ncontrib[pix] = nc + contrib.sum(2)
         state.T[pix] = torch.where(done, T_in, T_end)
-        state.done[pix] = done | (T_end < T_MIN)
+        state.done[pix] = done | stopped
         state.done[-1] = True
         stats.evaluations += B * m * L
         stats.steps += 1
@@ -472,6 +473,7 @@ def blend(state: PixelState, proj: Projected, lists: TileLists, layout: Layout, 
     length = lists.end - lists.start
     ptr = torch.zeros_like(length)
     state.done[:n] |= (length == 0).repeat_interleave(per)
+    L_prev = 0
     while True:
         open_pix = ~state.done[:n]
         if compaction == "tile":
@@ -487,8 +489,9 @@ def blend(state: PixelState, proj: Projected, lists: TileLists, layout: Layout, 
             units = packed_units(layout, active, pack)
             tiles = torch.unique(units.tile)
             work = units.pix.numel()
-        want = max(chunk, budget // max(1, work))
+        want = max(chunk, min(2 * L_prev, budget // max(1, work)))  # doubles per round while the budget allows
         L = max(1, min(1 << int(math.log2(max(want, 1))), int((length[tiles] - ptr[tiles]).max())))
+        L_prev = L
         blend_step(units, ptr, L, state, proj, lists, layout, budget, stats, lead_k)
         ptr[tiles] += L
         ended = tiles[ptr[tiles] >= length[tiles]]
