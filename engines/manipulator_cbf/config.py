@@ -99,7 +99,7 @@ class Config(ConfigBase):
                               gui=False)
     sweep_ns_max: float = param(3.0, "Largest impulse magnitude of the sweep", unit="N·s", lo=0.0, lo_open=True, group="Monte Carlo",
                                 gui=False)
-    sweep_horizon: float = param(1.5, "Sweep: time simulated after the single impact", unit="s", lo=0.0, lo_open=True, group="Monte Carlo",
+    sweep_horizon: float = param(1.0, "Sweep: time simulated after the single impact", unit="s", lo=0.0, lo_open=True, group="Monte Carlo",
                                  gui=False)
     backend_samples: int = param(100, "QP states of the adaptive episode re-solved by every backend (agreement and latency)", lo=0,
                                  hi=10000, group="Monte Carlo", gui=False)

@@ -62,7 +62,7 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     # progress weights: episodes, backends, sweep, Monte Carlo (rough relative costs)
     w = np.array([3.0 * cfg.steps, 40.0 * cfg.backend_samples, 3.0 * cfg.sweep_points * sweep_steps,
                   100.0 * math.ceil(cfg.mc_duration / cfg.dt) * (1 if cfg.mc_scenarios else 0)])
-    w = w / w.sum()
+    w = 0.999 * w / w.sum()  # only the final snapshot may report progress 1.0
     start = np.concatenate([[0.0], np.cumsum(w)])
 
     episodes: list[Episode] = []

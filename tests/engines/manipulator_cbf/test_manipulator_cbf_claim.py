@@ -111,3 +111,14 @@ def test_summary_keys_and_files_round_trip(default_result, tmp_path):
     np.testing.assert_array_equal(arrays["h"], default_result.h)
     for stem in ("timeseries.csv", "barrier_timeseries.png", "arm_paths.png"):
         assert (out / stem).exists()
+
+
+@pytest.mark.parametrize("extra", [dict(mc_scenarios=0, sweep_points=2), dict(mc_scenarios=0, sweep_points=0, backend_samples=0)])
+def test_only_the_last_snapshot_is_final(extra):
+    from engines.manipulator_cbf import stream
+
+    snaps = list(stream(Config(**{"duration": 1.0, "backend_samples": 5, **extra}), device="cpu"))
+    assert [s.progress for s in snaps].count(1.0) == 1
+    assert snaps[-1].progress == 1.0 and snaps[-1].result is not None
+    assert all(0.0 <= s.progress <= 1.0 for s in snaps)
+    assert [s.progress for s in snaps] == sorted(s.progress for s in snaps)

@@ -1,0 +1,61 @@
+"""The manipulator CBF panel: default job through the job runner, views filled, scrubbing, Monte Carlo tab."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.jobs import JobRunner
+from panels.manipulator_cbf import ManipulatorCbfPanel
+
+SMALL = dict(sweep_points=3, backend_samples=10, duration=2.0, mc_scenarios=8, mc_duration=0.4)
+
+
+@pytest.fixture
+def panel(qtbot):
+    runner = JobRunner()
+    p = ManipulatorCbfPanel(runner=runner)
+    qtbot.addWidget(p)
+    p.resize(1280, 800)
+    p.show()
+    yield p
+    runner.stop_all()
+
+
+def test_default_job_fills_the_views(panel, qtbot):
+    panel.set_config(panel.default_config().replace(**SMALL))
+    job = panel.run_job()
+    assert job is not None
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    r = panel.result
+    assert r.mc_min_h.shape[1] == 0  # the main job leaves the Monte Carlo to its own tab
+    x, y = panel.ts_curves[("h", "adaptive")].getData()
+    assert len(x) == len(r.t) and np.allclose(y, 1e3 * r.h[2].min(axis=1))
+    xs, ys = panel.scenes[0][("arm", "fixed_gain")].getData()
+    assert len(xs) == 3 and xs[0] == 0.0
+    sx, sy = panel.sweep_curves["adaptive"].getData()
+    assert len(sx) == 3
+    assert "Adaptive CBF" in panel.headline.text() and "mm" in panel.headline.text()
+    assert panel.backend_table.item(1, 0) is not None
+    # scrubbing moves the arms
+    before = panel.scenes[0][("arm", "adaptive")].getData()[0].copy()
+    panel.cursors[0].setValue(0.1)
+    after = panel.scenes[0][("arm", "adaptive")].getData()[0]
+    assert panel._index == 100 and not np.allclose(before, after)
+    # the Monte Carlo starts when its tab opens
+    panel.tabs.setCurrentWidget(panel.mc_tab)
+    qtbot.waitUntil(lambda: panel.mc_curves["adaptive"].getData()[1] is not None and panel.mc_curves["adaptive"].getData()[1].sum() == 8,
+                    timeout=120_000)
+    assert "Violation rate" in panel.mc_info.text()
+
+
+def test_bad_control_value_shows_an_error(panel, qtbot):
+    panel.form.editor("m1").setText("-1")
+    panel.form.editor("m1").editingFinished.emit()
+    assert panel.error.isVisible() or "m1" in panel.error.text()
+    assert "m1" in panel.error.text()
+
+
+def test_extra_controls_have_tooltips(panel):
+    for w in (panel.show_box, panel.play_button, panel.speed, panel.mc_button):
+        assert w.toolTip()
