@@ -8,9 +8,10 @@ and by the moment (5⟨cos²θ*⟩ − 1)/2; readers/writer for OSCAR files anal
 
 from .bench import bench
 from .config import ENERGIES, FRAMES, MESON_NAMES, PAPER_MAX_DEVIATION, PRESETS, Config
-from .oscar import OscarError, analyse_events, read_oscar, write_oscar2013_extended
+from .oscar import OscarError, analyse_events, read_oscar, stream_file, write_oscar2013_extended
 from .pipeline import run, stream
 from .result import Result
 
-__all__ = ["Config", "Result", "stream", "run", "bench", "read_oscar", "write_oscar2013_extended", "analyse_events", "OscarError",
+__all__ = ["Config", "Result", "stream", "run", "bench", "read_oscar", "write_oscar2013_extended", "stream_file", "analyse_events",
+           "OscarError",
            "ENERGIES", "FRAMES", "MESON_NAMES", "PAPER_MAX_DEVIATION", "PRESETS"]

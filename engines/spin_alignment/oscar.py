@@ -271,3 +271,18 @@ def analyse_events(lists: ParticleLists, n_bins: int = 20, y_max: float = 1.0, p
             fv, fe, _ = fit_estimate(acc.hist[j], acc.cov[j])
             out[meson][frame] = {"value": v, "error": e, "n": int(len(P)), "fit_value": fv, "fit_error": fe}
     return out
+
+
+def stream_file(path: str | Path, config=None, device: str = "auto"):
+    """Read and analyse an OSCAR file as an engine stream (for the panel's job runner): the last snapshot's result is
+    ``{"path", "format", "events", "rho00": {meson: {frame: {value, error, n, fit_value, fit_error}}}}``."""
+    from engines.base import Snapshot
+
+    from .config import Config
+
+    config = config or Config()
+    yield Snapshot(0.0, f"reading {Path(path).name}")
+    lists = read_oscar(path)
+    yield Snapshot(0.5, f"analysing {len(lists):,} particles")
+    rho = analyse_events(lists, n_bins=config.n_bins, y_max=config.y_max, pt_min=config.pt_min, pt_max=config.pt_max)
+    yield Snapshot(1.0, "done", {"path": str(path), "format": lists.format, "events": lists.n_events, "rho00": rho})

@@ -125,6 +125,22 @@ class MesonRun:
                     count=float(self.acc.count.sum()), generated=self.acc.generated, map=smap, mean_survival=mean_surv)
 
 
+def _almond(config: Config) -> np.ndarray:
+    """Gaussian widths (σ_x, σ_y) of the fireball at hadronization and at kinetic freeze-out, at the class's middle b."""
+    import torch
+
+    from .fireball import Medium, impact_parameter
+
+    pre = config.preset()
+    b = torch.tensor([float(impact_parameter(0.5 * (config.centrality_min + config.centrality_max), pre["sigma_nn"]))], dtype=torch.float64)
+    med = Medium.for_events(b, pre, config, "cpu", torch.float64)
+    out = np.zeros((2, 2))
+    for k, tau in enumerate((pre["tau_chem"], pre["tau_kin"])):
+        sx, sy = med.widths(torch.tensor([tau], dtype=torch.float64))
+        out[k] = float(sx), float(sy)
+    return out
+
+
 def _assemble(config: Config, runs: dict, complete: bool, energy_scan=None, centrality_scan=None) -> Result:
     nb, npt, mb = config.n_bins, config.n_pt_bins, config.map_bins
     fit = np.full((3, 3, 2), np.nan)
@@ -145,7 +161,7 @@ def _assemble(config: Config, runs: dict, complete: bool, energy_scan=None, cent
         ptr[i] = est["diff"]
         smap[i] = est["map"]
         counts[i], generated[i], msurv[i] = est["count"], est["generated"], est["mean_survival"]
-    kw = {}
+    kw = {"almond": _almond(config)}
     if energy_scan is not None:
         kw.update(energy_scan=energy_scan, scan_energies=np.asarray(ENERGIES))
     if centrality_scan is not None:

@@ -48,6 +48,7 @@ class Result(ResultBase):
     scan_energies: np.ndarray = field(default_factory=lambda: np.zeros(0))
     centrality_edges: np.ndarray = field(default_factory=lambda: np.zeros(0))
     centrality_scan: np.ndarray = field(default_factory=lambda: np.full((0, 3, 3, 2), np.nan))
+    almond: np.ndarray = field(default_factory=lambda: np.full((2, 2), np.nan))  # (τ_ch, τ_kin) × (σ_x, σ_y) at mid-class b [fm]
     complete: bool = True
 
     def rho00(self, meson: str, frame: str, estimator: str = "moment") -> tuple[float, float]:
