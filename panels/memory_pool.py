@@ -536,7 +536,10 @@ class MemoryPoolPanel(Panel):
         mems = s["memory_gb"]
         for k in range(z.shape[1]):
             for j in range(z.shape[0]):
-                if np.isfinite(z[j, k]):
+                served = s[f"served_{base}"][i, j, k]
+                if np.isfinite(z[j, k]) and served < 1:
+                    text = f"{z[j, k]:.2f}×\nstatic serves {served:.0%}"
+                elif np.isfinite(z[j, k]):
                     text = f"{z[j, k]:.2f}×\nbatch {b[j, k]:.2g}×"
                 elif z[j, k] == np.inf:
                     text = "static\ncannot serve"

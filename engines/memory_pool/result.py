@@ -130,7 +130,7 @@ class Result(ResultBase):
                 memory_gb=s["memory_gb"].tolist(),
                 input_tokens=s["input_tokens"].tolist(),
                 activation_to_kv=s["activation_to_kv"].tolist(),
-                **{k: s[k].tolist() for k in s if k.startswith(("tps_ratio", "batch_ratio"))},
+                **{k: s[k].tolist() for k in s if k.startswith(("tps_", "batch_", "served_"))},
             )
         return jsonable(out)
 
@@ -222,15 +222,16 @@ class Result(ResultBase):
             for j in range(z.shape[0]):
                 for k in range(z.shape[1]):
                     b = s["batch_ratio_vs_static_unchunked"][i, j, k]
-                    ax.text(
-                        k,
-                        j,
-                        f"{z[j, k]:.2f}×\nb{b:.1f}×" if np.isfinite(z[j, k]) else ("static\ncannot" if z[j, k] == np.inf else "—"),
-                        ha="center",
-                        va="center",
-                        fontsize=6,
-                        color="w",
-                    )
+                    served = s["served_static_unchunked"][i, j, k]
+                    if z[j, k] == np.inf:
+                        text = "static\ncannot"
+                    elif not np.isfinite(z[j, k]):
+                        text = "—"
+                    elif served < 1:
+                        text = f"{z[j, k]:.2f}×\nserves {served:.0%}"
+                    else:
+                        text = f"{z[j, k]:.2f}×\nb{b:.1f}×"
+                    ax.text(k, j, text, ha="center", va="center", fontsize=6, color="w")
             ax.set_xticks(range(len(s["input_tokens"])), [f"{t // 1024}K" for t in s["input_tokens"]])
             ax.set_yticks(range(len(s["memory_gb"])), [f"{m:g}" for m in s["memory_gb"]])
             ax.set_title(str(s["models"][i]), fontsize=8)

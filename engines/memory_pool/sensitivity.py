@@ -5,7 +5,9 @@ input length arrives at t=0, outputs uniform in 1K–4K), with enough requests f
 the elastic batch (capped by ``sensitivity_max_requests``). The memory axis changes only the memory
 size (the chosen GPU's compute and bandwidth stay), so the map isolates the memory effect. A ratio is
 ``inf`` where the static policy cannot serve the input at all (its KV pool after the reserve is
-smaller than one request) and ``nan`` where no policy can.
+smaller than one request) and ``nan`` where no policy can. ``served_<policy>`` is the fraction of
+requests a policy completes: a static pool a little smaller than prompt + output rejects the requests
+with the longest outputs, and a throughput ratio there compares unequal work (the panel says so).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def sweep(
 ) -> Iterator[float | dict]:
     """Yields progress fractions, then a dict of arrays indexed [model, memory, input]."""
     shape = (len(models), len(memory_gb), len(input_tokens))
-    out = {f"{k}_{p}": np.full(shape, np.nan) for k in ("tps", "batch") for p in POLICIES}
+    out = {f"{k}_{p}": np.full(shape, np.nan) for k in ("tps", "batch", "served") for p in POLICIES}
     total, done = int(np.prod(shape)), 0
     for i, model in enumerate(models):
         for j, mem in enumerate(memory_gb):
@@ -49,12 +51,16 @@ def sweep(
                 tr = traces.long_context(seed, cell_requests(p, n_in, cap), n_in)
                 for pol in POLICIES:
                     run = None
+                    if p.model.weight_bytes + p.overhead_bytes + 2 * p.chunk_bytes > p.util * p.gpu.memory_bytes:
+                        break  # the weights alone do not fit: the cell stays nan
                     for x in simulate(pol, p, tr):
                         if isinstance(x, PolicyRun):
                             run = x
                     served = run.stats["finished"] > 0
                     out[f"tps_{pol}"][i, j, k] = run.stats["decode_tokens_per_s"] if served else 0.0
                     out[f"batch_{pol}"][i, j, k] = run.stats["max_batch"] if served else 0.0
+                    # the fraction of requests a policy completes (the rest need more KV than it can ever hold)
+                    out[f"served_{pol}"][i, j, k] = run.stats["finished"] / len(tr)
                 done += 1
                 yield done / total
     with np.errstate(divide="ignore", invalid="ignore"):

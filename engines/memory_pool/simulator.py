@@ -145,6 +145,11 @@ class Simulator:
         self.o_chunks = int(_ceil_div(p.overhead_bytes, C))
         self.a_tok = m.dtype_bytes * (m.hidden_size + 3 * m.intermediate_size // m.tp)
         self.a_seq = m.vocab_size * 8
+        if m.weight_bytes + p.overhead_bytes + 2 * C > self.cap_bytes:
+            raise ValueError(
+                f"gpu: {m.name} needs {m.weight_bytes / 2**30:.1f} GiB of weights per GPU, more than "
+                f"{p.util:g} × {p.gpu.memory_bytes / 2**30:.0f} GiB leaves (allowed: a larger GPU or a higher utilization)"
+            )
         oplog = [] if p.log_ops else None
         self.oplog = oplog
         if self.elastic:

@@ -212,3 +212,8 @@ def test_page_tallies_match_the_pool_in_mid_run():
             sim.step()
         assert sim.hold.sum() > 0
         sim.check()
+
+
+def test_a_model_that_does_not_fit_is_a_clear_error():
+    with pytest.raises(ValueError, match="^gpu: Llama-3.1-70B-TP4 needs"):
+        run(Config(model="Llama-3.1-70B-TP4", gpu_memory_gib=36.0, n_requests=2))
