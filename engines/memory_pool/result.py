@@ -218,7 +218,8 @@ class Result(ResultBase):
         axes = fig.subplots(1, len(s["models"]), squeeze=False)[0]
         for i, ax in enumerate(axes):
             z = s["tps_ratio_vs_static_unchunked"][i]
-            im = ax.imshow(np.where(np.isfinite(z), z, np.nan), origin="lower", cmap="viridis", aspect="auto", vmin=0.9, vmax=2.5)
+            shown = np.where(z == np.inf, 2.5, np.where(np.isfinite(z), z, np.nan))  # "static cannot serve" at the top colour
+            im = ax.imshow(shown, origin="lower", cmap="viridis", aspect="auto", vmin=0.9, vmax=2.5)
             for j in range(z.shape[0]):
                 for k in range(z.shape[1]):
                     b = s["batch_ratio_vs_static_unchunked"][i, j, k]
@@ -231,7 +232,7 @@ class Result(ResultBase):
                         text = f"{z[j, k]:.2f}×\nserves {served:.0%}"
                     else:
                         text = f"{z[j, k]:.2f}×\nb{b:.1f}×"
-                    ax.text(k, j, text, ha="center", va="center", fontsize=6, color="w")
+                    ax.text(k, j, text, ha="center", va="center", fontsize=6, color="w" if np.isfinite(z[j, k]) else "k")
             ax.set_xticks(range(len(s["input_tokens"])), [f"{t // 1024}K" for t in s["input_tokens"]])
             ax.set_yticks(range(len(s["memory_gb"])), [f"{m:g}" for m in s["memory_gb"]])
             ax.set_title(str(s["models"][i]), fontsize=8)
