@@ -277,12 +277,15 @@ def stream_file(path: str | Path, config=None, device: str = "auto"):
     """Read and analyse an OSCAR file as an engine stream (for the panel's job runner): the last snapshot's result is
     ``{"path", "format", "events", "rho00": {meson: {frame: {value, error, n, fit_value, fit_error}}}}``."""
     from engines.base import Snapshot
+    from engines.device import resolve
 
     from .config import Config
+    from .pipeline import cpu_threads
 
     config = config or Config()
     yield Snapshot(0.0, f"reading {Path(path).name}")
     lists = read_oscar(path)
     yield Snapshot(0.5, f"analysing {len(lists):,} particles")
-    rho = analyse_events(lists, n_bins=config.n_bins, y_max=config.y_max, pt_min=config.pt_min, pt_max=config.pt_max)
+    with cpu_threads(config.cpu_threads, resolve(device)):
+        rho = analyse_events(lists, n_bins=config.n_bins, y_max=config.y_max, pt_min=config.pt_min, pt_max=config.pt_max)
     yield Snapshot(1.0, "done", {"path": str(path), "format": lists.format, "events": lists.n_events, "rho00": rho})

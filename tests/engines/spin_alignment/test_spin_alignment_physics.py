@@ -122,3 +122,17 @@ def test_energy_scan_bias_grows_with_collision_energy():
         for frame in ("reaction_plane", "production_plane"):
             mags = [abs(p[meson][frame]["value"] - THIRD) for p in points]
             assert spearmanr(energies, mags).statistic >= 0.8, (meson, frame, mags)
+
+
+def test_the_frame_of_the_collision_rate_matters():
+    """Longitudinal co-motion: in the local rest frame a daughter flying along the beam moves with the Bjorken flow and
+    escapes; with the lab density and lab speed it keeps colliding, and the helicity-frame shift of K*0 flips sign."""
+    lrf = run(Config(n_resonances=30_000, estimator="moment"), device="cpu")
+    lab = run(Config(n_resonances=30_000, estimator="moment", rate_frame="lab"), device="cpu")
+    k = 0  # K*0
+    hel_lrf, e1 = lrf.rho00_moment[k, 2]
+    hel_lab, e2 = lab.rho00_moment[k, 2]
+    assert hel_lrf - THIRD < -3 * e1
+    assert hel_lab - THIRD > 3 * e2
+    # and absorption is stronger when the medium's motion is ignored
+    assert np.all(lab.mean_survival[[0, 2]] < lrf.mean_survival[[0, 2]])
