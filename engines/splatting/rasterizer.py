@@ -429,31 +429,56 @@ def blend_step(units: Units, ptr: torch.Tensor, L: int, state: PixelState, proj:
             wf[cross] = wf[cross] * keep
             T_cross = torch.where(keep, T_after, torch.full_like(T_after, math.inf)).amin(1)
             T_end.view(-1)[cross] = torch.minimum(T_cross, T0.reshape(-1)[cross])
-        col = proj.colors[rows]  # (B, L, 3)
-        dep = proj.depth[rows]
-        state.C[pix] = state.C[pix] + T0[:, :, None] * torch.bmm(w, col)
-        state.D[pix] = state.D[pix] + T0 * torch.bmm(w, dep[:, :, None])[:, :, 0]
+        # colour, depth and Σw in one matmul: w (B, m, L) @ [r, g, b, z, 1] (B, L, 5)
+        feats = torch.cat([proj.colors[rows], proj.depth[rows][:, :, None], torch.ones_like(ux)[:, :, None]], 2)
+        acc = torch.bmm(w, feats)
+        state.C[pix] = state.C[pix] + T0[:, :, None] * acc[:, :, :3]
+        state.D[pix] = state.D[pix] + T0 * acc[:, :, 3]
         if lead_k:
             nc = state.ncontrib[pix]
-            if bool((nc < lead_k).any()):  # remember the state after the first k contributors and their ids
-                contrib = w > 0
-                cnt = nc[:, :, None] + torch.cumsum(contrib, 2)
-                lead = contrib & (cnt <= lead_k)
-                wl = w * lead
-                state.Ck[pix] = state.Ck[pix] + T0[:, :, None] * torch.bmm(wl, col)
-                state.Dk[pix] = state.Dk[pix] + T0 * torch.bmm(wl, dep[:, :, None])[:, :, 0]
-                T_lead = torch.where(lead, cp, torch.full_like(cp, math.inf)).amin(2) * T0
-                state.Tk[pix] = torch.where(lead.any(2), torch.minimum(state.Tk[pix], T_lead), state.Tk[pix])
-                slot = torch.where(lead, cnt - 1, torch.full_like(cnt, lead_k))
-                ids = torch.full((B, m, lead_k + 1), -1, dtype=torch.long, device=dev)
-                ids.scatter_(2, slot, proj.ids[rows][:, None, :].expand(-1, m, -1))
-                state.lead_ids[pix] = torch.where(ids[:, :, :lead_k] >= 0, ids[:, :, :lead_k], state.lead_ids[pix])
-                state.ncontrib[pix] = nc + contrib.sum(2)
+            in_lead = (nc < lead_k) & ~done
+            n_lead = int(in_lead.sum())
+            if n_lead > in_lead.numel() // 2:  # most pixels still leading: work on the whole batch
+                _lead_full(state, pix, w, feats, T0, nc, in_lead, rows, proj.ids, lead_k)
+            elif n_lead:  # a few stragglers: only their rows
+                li = torch.nonzero(in_lead.reshape(-1)).squeeze(1)
+                bi = li // m
+                _lead_rows(state, pix.reshape(-1)[li], w.view(-1, L)[li], feats[bi], T0.reshape(-1)[li], nc.reshape(-1)[li],
+                           torch.ones_like(li, dtype=torch.bool), rows[bi], proj.ids, lead_k)
         state.T[pix] = torch.where(done, T_in, T_end)
         state.done[pix] = done | stopped
         state.done[-1] = True
         stats.evaluations += B * m * L
         stats.steps += 1
+
+
+def _lead_full(state, pix, w, feats, T0, nc, leading, rows, ids, k):
+    """Radiance-cache bookkeeping on a (B, m, L) batch: C_k, D_k, T_k and the ids of each pixel's first k contributors."""
+    contrib = w > 0
+    cnt = nc[:, :, None] + torch.cumsum(contrib, 2)
+    lead = contrib & (cnt <= k)
+    accl = torch.bmm(w * lead, feats)
+    state.Ck[pix] = state.Ck[pix] + T0[:, :, None] * accl[:, :, :3]
+    state.Dk[pix] = state.Dk[pix] + T0 * accl[:, :, 3]
+    # a pixel still leading entered with T₀ = T_k, and Σ_lead w = 1 - T_k,new / T₀
+    state.Tk[pix] = torch.where(leading, T0 * (1 - accl[:, :, 4]), state.Tk[pix])
+    e = torch.nonzero(lead)
+    state.lead_ids[pix[e[:, 0], e[:, 1]], cnt[e[:, 0], e[:, 1], e[:, 2]] - 1] = ids[rows[e[:, 0], e[:, 2]]]
+    state.ncontrib[pix] = cnt[:, :, -1]
+
+
+def _lead_rows(state, pix, w, feats, T0, nc, leading, rows, ids, k):
+    """The same for a few pixels: ``w`` (n, L) and ``feats`` (n, L, 5) are theirs alone."""
+    contrib = w > 0
+    cnt = nc[:, None] + torch.cumsum(contrib, 1)
+    lead = contrib & (cnt <= k)
+    accl = torch.bmm((w * lead)[:, None, :], feats)[:, 0]
+    state.Ck[pix] = state.Ck[pix] + T0[:, None] * accl[:, :3]
+    state.Dk[pix] = state.Dk[pix] + T0 * accl[:, 3]
+    state.Tk[pix] = torch.where(leading, T0 * (1 - accl[:, 4]), state.Tk[pix])
+    e = torch.nonzero(lead)
+    state.lead_ids[pix[e[:, 0]], cnt[e[:, 0], e[:, 1]] - 1] = ids[rows[e[:, 0], e[:, 1]]]
+    state.ncontrib[pix] = cnt[:, -1]
 
 
 def blend(state: PixelState, proj: Projected, lists: TileLists, layout: Layout, *, chunk: int, budget: int, compaction: str,
