@@ -94,6 +94,10 @@ class ManipulatorCbfPanel(Panel):
         self._drawn = None
         self._mc_stale = True
         self._index = 0
+        self.claim = QLabel("")
+        self.claim.setTextFormat(Qt.TextFormat.RichText)
+        self.claim.setWordWrap(True)
+        self.claim.setStyleSheet("font-size: 10pt; padding: 2px;")
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_arm_tab(), "Arm and barrier")
         self.tabs.addTab(self._build_sweep_tab(), "Impulse sweep")
@@ -104,7 +108,12 @@ class ManipulatorCbfPanel(Panel):
         self._timer = QTimer(self)
         self._timer.setInterval(33)
         self._timer.timeout.connect(self._advance)
-        return self.tabs
+        views = QWidget()
+        lay = QVBoxLayout(views)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.claim)
+        lay.addWidget(self.tabs, 1)
+        return views
 
     def _build_arm_tab(self) -> QWidget:
         tab = QWidget()
@@ -161,7 +170,7 @@ class ManipulatorCbfPanel(Panel):
         plots = pg.GraphicsLayoutWidget()
         self.ts_plots, self.ts_curves, self.cursors, self.impact_lines = [], {}, [], []
         specs = [("h", "min h [mm]", "barrier h (below 0: unsafe)"), ("psi1", "ψ₁ [m/s]", "ψ₁ = dh/dt + k₁·h"),
-                 ("gain", "k₁ [1/s]", "HOCBF gain k₁"), ("tau", "τ₁ [N·m]", "shoulder torque (limit dashed)")]
+                 ("gain", "k₁ [1/s]", "HOCBF gain k₁"), ("tau", "τ [N·m]", "joint torques: τ₁ solid, τ₂ dotted, limits dashed")]
         for row, (key, ylabel, title) in enumerate(specs):
             plot = plots.addPlot(row=row, col=0)
             plot.setLabel("left", ylabel)
@@ -174,6 +183,8 @@ class ManipulatorCbfPanel(Panel):
                 plot.setXLink(self.ts_plots[0])
             for c in CONTROLLERS:
                 self.ts_curves[(key, c)] = plot.plot([], [], pen=_pen(COLORS[c], 1.6))
+                if key == "tau":
+                    self.ts_curves[("tau2", c)] = plot.plot([], [], pen=_pen(COLORS[c], 1.4, Qt.PenStyle.DotLine))
             zero = pg.InfiniteLine(pos=0.0, angle=0, pen=_pen("#000", 1))
             plot.addItem(zero)
             cursor = pg.InfiniteLine(pos=0.0, angle=90, movable=True, pen=_pen("#2ca02c", 2), hoverPen=_pen("#2ca02c", 4))
@@ -220,7 +231,8 @@ class ManipulatorCbfPanel(Panel):
         self.sweep_plot = pg.PlotWidget()
         self.sweep_plot.setTitle("One impact at the first scheduled time: smallest h afterwards vs impulse magnitude")
         self.sweep_plot.setLabel("bottom", "impulse magnitude ‖Λ‖ [N·s]")
-        self.sweep_plot.setLabel("left", "min h after the impact [m]")
+        self.sweep_plot.setLabel("left", "min h after the impact [mm]")
+        self.sweep_plot.getAxis("left").enableAutoSIPrefix(False)
         self.sweep_plot.showGrid(x=True, y=True, alpha=0.2)
         self.sweep_plot.addLegend(offset=(-10, 10))
         self.sweep_curves = {c: self.sweep_plot.plot([], [], pen=_pen(COLORS[c], 2), symbol="o", symbolSize=7, symbolBrush=COLORS[c],
@@ -253,7 +265,8 @@ class ManipulatorCbfPanel(Panel):
         lay.addLayout(top)
         self.mc_plot = pg.PlotWidget()
         self.mc_plot.setTitle("Smallest h over each random scenario (left of 0: the floor was crossed)")
-        self.mc_plot.setLabel("bottom", "min h over the episode [m]")
+        self.mc_plot.setLabel("bottom", "min h over the episode [mm]")
+        self.mc_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.mc_plot.setLabel("left", "scenarios")
         self.mc_plot.showGrid(x=True, y=True, alpha=0.2)
         self.mc_plot.addLegend(offset=(10, 10))
@@ -275,7 +288,8 @@ class ManipulatorCbfPanel(Panel):
         self.backend_table = QTableWidget(4, 4)
         self.backend_table.setHorizontalHeaderLabels(["median [ms]", "p99 [ms]", "max |Δτ| vs cvxpy [N·m]", "failures"])
         self.backend_table.setVerticalHeaderLabels(["closed form (1 row)", "active set (exact)", "DAQP", "cvxpy + Clarabel (DPP)"])
-        self.backend_table.horizontalHeader().setStretchLastSection(True)
+        self.backend_table.horizontalHeader().setStretchLastSection(False)
+        self.backend_table.setMinimumHeight(150)
         self.backend_table.setToolTip("Latency per QP in this process and agreement with the cvxpy reference; the closed form "
                                       "solves the first barrier row without torque bounds")
         inner.addWidget(self.backend_table)
@@ -336,6 +350,7 @@ class ManipulatorCbfPanel(Panel):
             self.ts_curves[("psi1", c)].setData(r.t, r.psi1[i, :, 0])
             self.ts_curves[("gain", c)].setData(r.t, r.gain[i, :, 0])
             self.ts_curves[("tau", c)].setData(r.t[:K], r.tau[i, :, 0])
+            self.ts_curves[("tau2", c)].setData(r.t[:K], r.tau[i, :, 1])
         for plot, line in self.impact_lines:
             plot.removeItem(line)
         self.impact_lines = []
@@ -351,7 +366,7 @@ class ManipulatorCbfPanel(Panel):
 
     def _draw_sweep(self, r) -> None:
         for i, c in enumerate(CONTROLLERS):
-            self.sweep_curves[c].setData(r.sweep_ns, r.sweep_min_h[i])
+            self.sweep_curves[c].setData(r.sweep_ns, 1e3 * r.sweep_min_h[i])
         self.sweep_current.setValue(r.config.impulse_ns)
         sw = r.sweep_summary()
 
@@ -371,6 +386,7 @@ class ManipulatorCbfPanel(Panel):
             for col, v in enumerate(vals):
                 text = "—" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
                 self.backend_table.setItem(row, col, QTableWidgetItem(text))
+        self.backend_table.resizeColumnsToContents()
         cv = b["cvxpy"]["median_ms"]
         self.backend_info.setText(f"{b['active_set']['solves']} QPs; active set {cv / b['active_set']['median_ms']:.0f}× and closed form "
                                   f"{cv / b['closed_form']['median_ms']:.0f}× faster than cvxpy (medians); "
@@ -381,6 +397,13 @@ class ManipulatorCbfPanel(Panel):
         c = s["controllers"]
         mm = 1e3
         verdict = "holds" if s["claim_holds"] else "does <b>not</b> hold"
+        col = {k: COLORS[k] for k in CONTROLLERS}
+        self.claim.setText(
+            f"<span style='color:{col['adaptive']}'><b>adaptive-gain CBF</b></span> min h = <b>{c['adaptive']['min_h'] * mm:+.2f} mm</b> "
+            f"({c['adaptive']['violations']} unsafe steps) · <span style='color:{col['fixed_gain']}'><b>fixed-gain HOCBF</b></span> "
+            f"{c['fixed_gain']['min_h'] * mm:+.1f} mm ({c['fixed_gain']['violations']}) · "
+            f"<span style='color:{col['nominal']}'><b>nominal</b></span> {c['nominal']['min_h'] * mm:+.0f} mm "
+            f"({c['nominal']['violations']}) — paper's claim {verdict} for {len(r.impulse_t)} impacts of {r.config.impulse_ns:g} N·s")
         self.set_headline(
             f"<b>Adaptive CBF</b>: min h = <b>{c['adaptive']['min_h'] * mm:+.2f} mm</b>, {c['adaptive']['violations']} unsafe steps"
             f"<br><b>Fixed-gain HOCBF</b>: min h = {c['fixed_gain']['min_h'] * mm:+.1f} mm, {c['fixed_gain']['violations']} unsafe steps"
@@ -482,10 +505,10 @@ class ManipulatorCbfPanel(Panel):
         n = r.mc_min_h.shape[1]
         if n == 0:
             return
-        lo, hi = float(r.mc_min_h.min()), float(r.mc_min_h.max())
-        edges = np.linspace(lo, hi + 1e-9, 41)
+        h_mm = 1e3 * r.mc_min_h
+        edges = np.linspace(float(h_mm.min()), float(h_mm.max()) + 1e-6, 41)
         for i, c in enumerate(CONTROLLERS):
-            counts, _ = np.histogram(r.mc_min_h[i], bins=edges)
+            counts, _ = np.histogram(h_mm[i], bins=edges)
             self.mc_curves[c].setData(edges, counts)
         mc = r.summary()["monte_carlo"]
 

@@ -50,6 +50,21 @@ def simulate_batch(
     """
     import torch
 
+    threads = torch.get_num_threads()
+    on_cpu = torch.device(device).type == "cpu"
+    if on_cpu and cfg.mc_threads:
+        torch.set_num_threads(cfg.mc_threads)  # per OS thread with OpenMP; restored below
+    try:
+        yield from _simulate_batch(cfg, arm, specs, ref_q, ref_dq, ref_ddq, controllers, x0, k1_0, start_step, n_steps, events, device,
+                                   yield_every)
+    finally:
+        if on_cpu and cfg.mc_threads:
+            torch.set_num_threads(threads)
+
+
+def _simulate_batch(cfg, arm, specs, ref_q, ref_dq, ref_ddq, controllers, x0, k1_0, start_step, n_steps, events, device, yield_every):
+    import torch
+
     f64 = dict(dtype=torch.float64, device=device)
     sin, cos = torch.sin, torch.cos
     B, nb = len(controllers), len(specs)

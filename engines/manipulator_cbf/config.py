@@ -103,6 +103,9 @@ class Config(ConfigBase):
                                  gui=False)
     backend_samples: int = param(100, "QP states of the adaptive episode re-solved by every backend (agreement and latency)", lo=0,
                                  hi=10000, group="Monte Carlo", gui=False)
+    mc_threads: int = param(1, "torch intra-op threads for the batched Monte Carlo on the CPU (0: torch's default). The per-step "
+                                  "tensors are small, so extra threads mostly add synchronisation: on a busy 2-core machine 2 threads "
+                                  "ran 5-10x slower than 1", lo=0, hi=256, group="Monte Carlo", gui=False)
     seed: int = param(0, "Seed of every random draw (Poisson impacts, Monte Carlo)", lo=0, group="Monte Carlo")
 
     def validate(self) -> None:
