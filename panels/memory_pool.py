@@ -564,7 +564,11 @@ class MemoryPoolPanel(Panel):
 
     # ---- files ----------------------------------------------------------------------------------
     def open_file(self, path: str) -> None:
-        self.set_config(self.config().replace(trace=str(path)))
+        try:
+            self.set_config(self.config().replace(trace=str(path)))
+        except ValueError as err:  # a malformed trace: say which line, keep the current workload
+            self.show_error(str(err))
+            return
         self.trace_label.setText(f"replaying {Path(path).name}")
         self.run_job()
 

@@ -58,7 +58,7 @@ def make_params(cfg: Config, model: str | None = None, memory_gb: float | None =
 
 def make_trace(cfg: Config) -> traces.Trace:
     if cfg.trace:
-        return traces.load(cfg.trace, cfg.trace_format).scaled(cfg.trace_rate_rps, cfg.trace_limit)
+        return traces.load_cached(cfg.trace, cfg.trace_format).scaled(cfg.trace_rate_rps, cfg.trace_limit)
     w = cfg.workload
     if w == "azure":
         path = traces.azure_trace_path()

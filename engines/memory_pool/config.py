@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..base import ConfigBase, param
+from . import traces
 from .models import GPUS, MODELS
 from .simulator import POLICIES
 
@@ -220,8 +221,12 @@ class Config(ConfigBase):
     )
 
     def validate(self) -> None:
-        if self.trace and self.trace_format == "auto" and not self.trace.strip():
-            raise ValueError("trace: empty path (allowed: a path to an Azure/BurstGPT CSV or a Mooncake JSONL file)")
+        if self.trace:
+            # parse now (cached) so a bad file is a bad input, reported with its line number before any run
+            try:
+                traces.load_cached(self.trace, self.trace_format)
+            except traces.TraceError as err:
+                raise ValueError(f"trace: {err} (allowed: an Azure/BurstGPT CSV or a Mooncake JSONL file)") from None
         if self.chunk_tokens < self.max_num_seqs and self.policy in ("all", "static_chunked"):
             raise ValueError(
                 f"chunk_tokens: {self.chunk_tokens} is below max_num_seqs {self.max_num_seqs}: "

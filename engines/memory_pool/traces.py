@@ -16,6 +16,7 @@ Formats:
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,6 +218,23 @@ def sniff_format(path: str | Path) -> str:
 def load(path: str | Path, fmt: str = "auto") -> Trace:
     fmt = sniff_format(path) if fmt == "auto" else fmt
     return {"azure": load_azure, "burstgpt": load_burstgpt, "mooncake": load_mooncake}[fmt](path)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(path: str, fmt: str, mtime_ns: int, size: int) -> Trace:
+    return load(path, fmt)
+
+
+def load_cached(path: str | Path, fmt: str = "auto") -> Trace:
+    """``load`` remembered per (path, format, modification time, size): Config validation and the run share one parse.
+
+    The returned Trace is shared; ``scaled`` copies before changing anything.
+    """
+    try:
+        st = Path(path).stat()
+    except OSError as err:
+        raise TraceError(f"{path}: cannot read ({err.strerror})") from None
+    return _load_cached(str(path), fmt, st.st_mtime_ns, st.st_size)
 
 
 def shared_data_dir() -> Path:

@@ -60,3 +60,16 @@ def test_slider_and_policy_switch_redraw_the_chunk_map(panel, qtbot):
 def test_extra_controls_have_tooltips(panel):
     for w in (panel.map_policy, panel.play, panel.slider, panel.sens_model, panel.sens_base, panel.map_view, panel.cpu_view):
         assert w.toolTip()
+
+
+def test_open_file_replays_a_trace_and_reports_bad_rows(panel, qtbot, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:10,1,x\n")
+    panel.open_file(str(bad))
+    assert "bad.csv:2" in panel.error.text()
+    good = tmp_path / "good.csv"
+    rows = "\n".join(f"2023-11-16 18:15:{10 + i:02d}.5,{300 + 40 * i},{30 + i}" for i in range(8))
+    good.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + rows + "\n")
+    panel.open_file(str(good))
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.trace["requests"] == 8, timeout=120_000)
+    assert "good.csv" in panel.trace_label.text()

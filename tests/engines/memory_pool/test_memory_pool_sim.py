@@ -168,7 +168,7 @@ def test_bad_configs_say_which_field():
     with pytest.raises(ValueError, match="^model:"):
         Config(model="GPT-5")
     with pytest.raises(ValueError, match="^trace:"):
-        run(Config(trace="/nonexistent/trace.csv"))
+        Config(trace="/nonexistent/trace.csv")
 
 
 def test_same_config_same_numbers():
