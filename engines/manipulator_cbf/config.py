@@ -148,6 +148,14 @@ class Config(ConfigBase):
             raise ValueError(f"floor_y: the reference starts below the floor (y0 = {y0:g} m) (allowed: floor_y < ref_cy + ref_ry)")
         if "circle" in self.barrier and math.hypot(x0 - self.obstacle_x, y0 - self.obstacle_y) <= self.obstacle_r:
             raise ValueError("obstacle_x: the reference starts inside the obstacle (allowed: a start point outside the obstacle)")
+        if self.joint_limits:  # the start's joint angles (analytic IK, the reference's branch) must be inside the limits
+            c2 = max(-1.0, min(1.0, (x0 * x0 + y0 * y0 - self.l1**2 - self.l2**2) / (2 * self.l1 * self.l2)))
+            q2 = -math.acos(c2) if self.elbow_up else math.acos(c2)
+            q1 = math.atan2(y0, x0) - math.atan2(self.l2 * math.sin(q2), self.l1 + self.l2 * math.cos(q2))
+            for name, q, lo, hi in (("q1", q1, self.q1_min, self.q1_max), ("q2", q2, self.q2_min, self.q2_max)):
+                if not lo < q < hi:
+                    raise ValueError(f"{name}_min: the reference starts at {name} = {q:.3g} rad, outside the joint limits [{lo:g}, {hi:g}] "
+                                     f"(allowed: {name}_min < {q:.3g} < {name}_max)")
 
     @property
     def steps(self) -> int:

@@ -122,3 +122,46 @@ def test_only_the_last_snapshot_is_final(extra):
     assert snaps[-1].progress == 1.0 and snaps[-1].result is not None
     assert all(0.0 <= s.progress <= 1.0 for s in snaps)
     assert [s.progress for s in snaps] == sorted(s.progress for s in snaps)
+
+
+@pytest.mark.parametrize(
+    "changes, barrier",
+    [
+        (dict(barrier="circle", obstacle_x=1.5, obstacle_y=-0.75, obstacle_r=0.12), 0),  # an obstacle on the reference path
+        (dict(joint_limits=True, q2_min=-2.2), 3),  # the reference bends the elbow past q2_min = -2.2 rad (it reaches -2.38)
+    ],
+)
+def test_hocbf_keeps_other_barriers_invariant_without_impacts(changes, barrier):
+    cfg = Config(impulse_mode="none", duration=3.0, **changes, **FAST)
+    nominal = run_episode(cfg, "nominal")
+    assert nominal.h[:, barrier].min() < 0  # the task alone crosses the barrier
+    for controller in ("fixed_gain", "adaptive"):
+        ep = run_episode(cfg, controller)
+        assert ep.h.min() >= 0.0 and not ep.infeasible.any()
+
+
+def test_custom_jump_map():
+    """x⁺ = x + I(x): the impact written as a jump map reproduces the built-in one; a position jump moves q."""
+    from engines.manipulator_cbf.arm import SCALAR, arm_from, impact
+
+    cfg = Config(duration=1.5, **FAST)
+    arm = arm_from(cfg)
+
+    def impact_map(t, x, lam):
+        d1, d2 = impact(arm, *SCALAR, x[0], x[1], lam[0], lam[1])
+        return np.array([0.0, 0.0, d1, d2])
+
+    ref_ep = run_episode(cfg, "adaptive")
+    ep = run_episode(cfg, "adaptive", jump_map=impact_map)
+    np.testing.assert_allclose(ep.h, ref_ep.h, atol=1e-12)
+    shifted = run_episode(cfg, "fixed_gain", jump_map=lambda t, x, lam: np.array([0.05, 0.0, 0.0, 0.0]))
+    k = int(round(cfg.impulse_first / cfg.dt))
+    assert shifted.q[k + 1, 0] - shifted.q[k, 0] == pytest.approx(0.05, abs=0.01)
+
+
+def test_poisson_impacts_are_seeded():
+    cfg = Config(impulse_mode="poisson", impulse_rate=2.0, duration=2.0, **FAST)
+    a, b = run(cfg, device="cpu"), run(cfg, device="cpu")
+    np.testing.assert_array_equal(a.impulse_t, b.impulse_t)
+    assert len(a.impulse_t) > 0
+    assert not np.array_equal(a.impulse_t, run(cfg.replace(seed=3), device="cpu").impulse_t)

@@ -23,6 +23,7 @@ from engines.manipulator_cbf import Config
         (dict(lc1=2.0), "lc1"),
         (dict(barrier="wall"), "barrier"),
         (dict(mc_ns_lo=3.0, mc_ns_hi=1.0), "mc_ns_hi"),
+        (dict(joint_limits=True, q2_min=-1.6), "q2_min"),  # the start bends the elbow to -2.07 rad
     ],
 )
 def test_bad_config_is_refused(changes, field):
