@@ -91,9 +91,13 @@ def cmd_run(args) -> int:
         raise _Fail(str(err)) from None
     bar = ProgressBar(args.name)
     last = None
-    for snap in engine.stream(config, device=args.device):
-        bar(snap)
-        last = snap
+    try:
+        for snap in engine.stream(config, device=args.device):
+            bar(snap)
+            last = snap
+    except (ValueError, OSError) as err:  # bad input found while running (a malformed file, say)
+        sys.stderr.write("\n")
+        raise _Fail(str(err).splitlines()[0] if str(err) else type(err).__name__) from None
     if last is None or last.result is None or last.progress != 1.0:
         raise RuntimeError("engine stream ended without a final result")
     out = last.result.save(args.out)
