@@ -9,7 +9,8 @@ because u·p/m = γ_rel is the Lorentz factor of the daughter relative to the lo
 readings are kept for comparison: ``lab`` takes the lab density n u⁰ and the lab speed |p|/E (the medium's motion is
 ignored) and ``static`` takes n and |p|/E (a medium at rest). With Bjorken flow, a daughter emitted along the beam
 co-moves with the fluid (small v_rel): in the local rest frame it escapes easily, in the lab it keeps colliding —
-which flips the sign of the reaction-plane ρ00 shift.
+which flips the sign of the reaction-plane ρ00 shift at mid-rapidity (the lab reading is not boost invariant, so its
+shift also depends on the rapidity window).
 
 The path starts at the decay point and ends where the medium ends: kinetic freeze-out τ = τ_kin, i.e. the positive
 root s of (t_d + s)² − (z_d + v_z s)² = τ_kin², or the exit from a transverse circle of four Gaussian widths at τ_kin,
