@@ -3,7 +3,8 @@
 A planar arm (M q̈ + C q̇ + G = τ, RK4) tracks a reference that dips through a barrier while end-effector
 impacts (q̇⁺ = q̇⁻ + M⁻¹JᵀΛ) hit it. Three controllers run the same scenario: computed-torque PD, a fixed-gain
 HOCBF-QP and the impulsive adaptive-gain CBF-QP; plus an impulse-magnitude sweep, a batched torch Monte
-Carlo and a cross-check of the QP backends (closed form, active-set enumeration, DAQP, cvxpy).
+Carlo and a cross-check of the QP backends (closed form, active-set enumeration, DAQP, cvxpy). The paper's
+full text was not available: the adaptive law is our stated reading (engine.py), exposed as Config fields.
 """
 
 from .bench import bench
