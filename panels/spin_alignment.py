@@ -272,6 +272,13 @@ class SpinAlignmentPanel(Panel):
             last = snap
         self._on_scan_snapshot(last)
 
+    def export(self, out_dir):
+        """The base export (views PNG, result JSON/CSV/NPZ/figures) plus the energy scan in ``energy_scan/``."""
+        out = super().export(out_dir)
+        if self.scan_result is not None:
+            self.scan_result.save(Path(out) / "energy_scan")
+        return out
+
     # ---- File > Open --------------------------------------------------------------------------------
     def open_file(self, path: str) -> None:
         cfg = self.config()

@@ -19,7 +19,7 @@ def panel(qtbot):
     runner.stop_all()
 
 
-def test_default_job_and_energy_scan_draw_every_view(panel, qtbot):
+def test_default_job_and_energy_scan_draw_every_view(panel, qtbot, tmp_path):
     job = panel.run_job()
     assert job is not None
     qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
@@ -38,6 +38,9 @@ def test_default_job_and_energy_scan_draw_every_view(panel, qtbot):
     for curve in panel.scan_curves.values():
         ex, ey = curve.getData()
         assert len(ex) == 8 and np.all(np.isfinite(ey))
+    out = panel.export(tmp_path / "export")
+    assert (out / "views.png").exists() and (out / "result.json").exists()
+    assert (out / "energy_scan" / "energy_scan.csv").exists() and (out / "energy_scan" / "energy_scan.png").exists()
     # switching the meson and frame redraws without a new job
     before = np.asarray(panel.hist_bars.opts["height"]).copy()
     panel.meson_box.setCurrentIndex(2)
