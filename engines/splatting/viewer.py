@@ -1,0 +1,168 @@
+"""Support for a live splat viewer (Qt-free): per-splat arrays for a GL rasteriser, view sorting with S² reuse, camera control.
+
+A GL viewer draws each Gaussian as a screen-space ellipse, back to front, with the EWA covariance of
+:func:`rasterizer.project` computed in its vertex shader; what it needs from the engine is the activated
+scene (centres, 3D covariances, opacities), colours for a view (SH), and a back-to-front order. S²
+applies here too: :class:`ViewSorter` reuses the last order for ``window`` requests unless the view
+turned or moved past the thresholds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .camera import Camera, look_at
+from .rasterizer import quat_scale_to_cov
+from .scene import Scene
+from .sh import eval_sh
+
+
+def gl_arrays(scene: Scene) -> dict[str, np.ndarray]:
+    """float32 per-splat arrays: ``center`` (N, 3), ``cov_a`` (xx, xy, xz), ``cov_b`` (yy, yz, zz), ``opacity`` (N,)."""
+    q = torch.as_tensor(scene.quats, dtype=torch.float64)
+    s = torch.exp(torch.as_tensor(scene.log_scales, dtype=torch.float64))
+    cov = quat_scale_to_cov(q, s).numpy()
+    return dict(center=np.ascontiguousarray(scene.means, dtype=np.float32),
+                cov_a=np.stack([cov[:, 0, 0], cov[:, 0, 1], cov[:, 0, 2]], 1).astype(np.float32),
+                cov_b=np.stack([cov[:, 1, 1], cov[:, 1, 2], cov[:, 2, 2]], 1).astype(np.float32),
+                opacity=scene.opacity.astype(np.float32))
+
+
+@dataclass
+class SortResult:
+    order: np.ndarray  # back-to-front splat indices (uint32), in front of the near plane only
+    colors: np.ndarray | None  # (N, 3) float32 for this view, or None when unchanged
+    reused: bool
+    sort_ms: float
+    depth_range: tuple[float, float]
+
+
+class ViewSorter:
+    """Back-to-front order and SH colours for a view; with ``s2`` the last sort is shared until the view moves past thresholds."""
+
+    def __init__(self, scene: Scene, sh_degree: int = 3, near: float = 0.2):
+        self.scene, self.near = scene, near
+        self.sh = torch.as_tensor(scene.sh, dtype=torch.float32)
+        self.means = torch.as_tensor(scene.means, dtype=torch.float32)
+        self.sh_degree = min(sh_degree, scene.sh_degree)
+        self._ref: Camera | None = None
+        self._age = 0
+        self._last: SortResult | None = None
+        self._colors_degree = -1
+
+    @property
+    def view_dependent(self) -> bool:
+        return self.sh_degree > 0
+
+    def set_sh_degree(self, degree: int) -> None:
+        self.sh_degree = min(degree, self.scene.sh_degree)
+        self._ref = None
+
+    def colors(self, cam: Camera) -> np.ndarray:
+        """SH colour + 0.5 (clamped at 0) for the direction from the camera centre to each splat."""
+        d = self.means - torch.as_tensor(cam.position, dtype=torch.float32)
+        d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return (eval_sh(self.sh, d, self.sh_degree) + 0.5).clamp_min(0.0).numpy()
+
+    def sort(self, cam: Camera, s2: bool = True, window: int = 6, max_angle_deg: float = 5.0, max_translation: float = 0.5) -> SortResult:
+        t0 = time.perf_counter()
+        if s2 and self._last is not None and self._ref is not None and self._age < window:
+            ang = math.degrees(math.acos(max(-1.0, min(1.0, (np.trace(cam.rotation @ self._ref.rotation.T) - 1) / 2))))
+            if ang <= max_angle_deg and np.linalg.norm(cam.position - self._ref.position) <= max_translation:
+                self._age += 1
+                return SortResult(self._last.order, None, True, 1000 * (time.perf_counter() - t0), self._last.depth_range)
+        R, t = cam.viewmat[:3, :3].astype(np.float32), cam.viewmat[:3, 3].astype(np.float32)
+        z = self.scene.means @ R[2] + t[2]
+        vis = np.nonzero(z > self.near)[0]
+        order = vis[np.argsort(-z[vis], kind="stable")].astype(np.uint32)
+        colors = self.colors(cam).astype(np.float32) if (self.view_dependent or self._colors_degree != self.sh_degree) else None
+        self._colors_degree = self.sh_degree
+        zr = (float(np.percentile(z[vis], 2)), float(np.percentile(z[vis], 98))) if vis.size else (0.0, 1.0)
+        res = SortResult(order, colors, False, 1000 * (time.perf_counter() - t0), zr)
+        self._last, self._ref, self._age = res, cam, 1
+        return res
+
+
+# ---- camera control ------------------------------------------------------------------------------------
+@dataclass
+class OrbitControl:
+    """An orbit camera (target, azimuth, elevation, distance about ``up``) with a fly mode (position, yaw, pitch)."""
+
+    target: np.ndarray
+    azimuth: float
+    elevation: float
+    distance: float
+    up: np.ndarray
+
+    def _basis(self):
+        up = self.up / np.linalg.norm(self.up)
+        a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+        a /= np.linalg.norm(a)
+        return up, a, np.cross(up, a)
+
+    def eye(self) -> np.ndarray:
+        up, a, b = self._basis()
+        az, el = math.radians(self.azimuth), math.radians(self.elevation)
+        return self.target + self.distance * (math.cos(el) * (math.cos(az) * a + math.sin(az) * b) + math.sin(el) * up)
+
+    def viewmat(self) -> np.ndarray:
+        return look_at(self.eye(), self.target, self.up)
+
+    @classmethod
+    def from_camera(cls, cam: Camera, target: np.ndarray, up) -> OrbitControl:
+        """The orbit that reproduces ``cam``'s position around ``target``."""
+        o = cls(np.asarray(target, float), 0.0, 0.0, 1.0, np.asarray(up, float))
+        up_, a, b = o._basis()
+        off = cam.position - o.target
+        o.distance = float(np.linalg.norm(off))
+        o.elevation = math.degrees(math.asin(np.clip(off @ up_ / max(o.distance, 1e-12), -1, 1)))
+        o.azimuth = math.degrees(math.atan2(off @ b, off @ a))
+        return o
+
+    def orbit(self, d_az: float, d_el: float) -> None:
+        self.azimuth += d_az
+        self.elevation = float(np.clip(self.elevation + d_el, -89.0, 89.0))
+
+    def zoom(self, factor: float) -> None:
+        self.distance = float(np.clip(self.distance * factor, 1e-3, 1e6))
+
+    def fly(self, forward: float, right: float) -> None:
+        """Move eye and target together along the view direction and its right vector (fly mode)."""
+        vm = self.viewmat()
+        self.target = self.target + forward * vm[2, :3] + right * vm[0, :3]
+
+    def look(self, d_az: float, d_el: float) -> None:
+        """Turn the view about the eye (fly mode): the target moves, the eye stays."""
+        eye = self.eye()
+        self.orbit(d_az, d_el)
+        # keep the eye where it was: the target moves opposite to the new offset
+        self.target = eye - (self.eye() - self.target)
+
+    def recentre(self, point: np.ndarray) -> None:
+        """Orbit about ``point`` from the same eye."""
+        eye = self.eye()
+        self.target = np.asarray(point, float)
+        off = eye - self.target
+        up_, a, b = self._basis()
+        self.distance = float(max(np.linalg.norm(off), 1e-3))
+        self.elevation = math.degrees(math.asin(np.clip(off @ up_ / self.distance, -1, 1)))
+        self.azimuth = math.degrees(math.atan2(off @ b, off @ a))
+
+
+def pick_depth(scene: Scene, cam: Camera, x: float, y: float, radius_px: float = 6.0) -> np.ndarray | None:
+    """The world point under pixel (x, y): the nearest splat centre projecting within ``radius_px`` (None if none)."""
+    R, t = cam.viewmat[:3, :3], cam.viewmat[:3, 3]
+    p = scene.means @ R.T + t
+    ok = p[:, 2] > 0.2
+    u = cam.fx * p[:, 0] / np.where(ok, p[:, 2], 1) + cam.cx
+    v = cam.fy * p[:, 1] / np.where(ok, p[:, 2], 1) + cam.cy
+    near = ok & ((u - x) ** 2 + (v - y) ** 2 <= radius_px**2)
+    if not near.any():
+        return None
+    i = np.nonzero(near)[0]
+    return scene.means[i[np.argmin(p[i, 2])]].astype(float)

@@ -1,0 +1,488 @@
+"""3DGS viewer panel (arXiv:2506.05682, Lumina): a live GL viewport beside the torch engine's exact vs S²/RC frames.
+
+Left: the vispy viewport draws the scene's splats as ellipses back to front (drag to orbit, wheel to zoom,
+F toggles fly mode with WASD, double-click re-centres); its order comes from a sort worker that shares one
+sort across frames (S²). Right: the engine's exact frame against the method's (split, difference, either
+one) with the RC hit map over it; below, per-frame milliseconds and PSNR along the camera path. The
+numbers all come from the engine's result.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.jobs import get_device
+from engines.splatting.camera import Camera, format_pose, intrinsics_for
+from engines.splatting.evaluate import default_camera, load_config_scene, path_cameras, scene_frame
+from engines.splatting.viewer import OrbitControl, ViewSorter, gl_arrays, pick_depth
+from panels.base import Panel
+
+from .gl_view import SortWorker, SplatCanvas
+
+EXACT_COLOR = "#555555"
+METHOD_COLOR = "#d95f02"
+TARGET_COLOR = "#1b9e77"
+HIT_COLORS = {1: (46, 204, 64), 2: (0, 116, 217), 3: (255, 65, 54)}  # cache hit, shared in frame, computed
+VIEW_MODES = ("split", "difference", "method", "exact")
+
+
+def _save_rgb(path: Path, rgb: np.ndarray) -> None:
+    a = np.ascontiguousarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+    QImage(a.data, a.shape[1], a.shape[0], 3 * a.shape[1], QImage.Format.Format_RGB888).copy().save(str(path))
+
+
+class SplatViewerPanel(Panel):
+    engine_name = "splatting"
+    form_groups = ("Scene", "Camera", "Method", "RC", "S²", "Renderer")
+    file_filter = "Gaussian splats (*.ply *.splat)"
+    scene_loaded = Signal(object, object)  # Scene, Config
+
+    def default_config(self):
+        # the screenshot harness runs this synchronously: 3 frames of the procedural scene at 224 x 140, exact and S²+RC
+        return self.engine.Config(width=224, height=140, frames=3, path_degrees=6.0)
+
+    # ---- views -----------------------------------------------------------------------------------------
+    def build_views(self) -> QWidget:
+        self._scene = None
+        self._scene_key = None
+        self._orbit: OrbitControl | None = None
+        self._fly = False
+        self._last_sort = None
+        self._drag_last = None
+        self._sequence: list = []
+
+        root = QWidget()
+        outer = QVBoxLayout(root)
+        outer.setContentsMargins(0, 0, 0, 0)
+        top = QSplitter(Qt.Orientation.Horizontal)
+
+        # live viewport and its controls
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        self.gl = SplatCanvas(size=(480, 320))
+        self.gl.canvas.native.setMinimumSize(320, 220)
+        self.gl.canvas.native.setToolTip("Live GL viewport: drag to orbit (or look, in fly mode), wheel to zoom, double-click to "
+                                         "re-centre on the splat under the cursor, F toggles fly mode (WASD to move)")
+        self.gl.canvas.native.setAcceptDrops(False)
+        lv.addWidget(QLabel("<b>Live viewport</b> (OpenGL, sorted splats blended back to front)"))
+        lv.addWidget(self.gl.canvas.native, 1)
+        row = QHBoxLayout()
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(["rgb", "depth", "alpha"])
+        self.mode_box.setToolTip("What the viewport draws: colour, depth (near red → far blue) or accumulated alpha")
+        self.s2_box = QCheckBox("S² sort sharing")
+        self.s2_box.setChecked(True)
+        self.s2_box.setToolTip("Reuse one back-to-front sort for several frames while the view moves little (S²)")
+        self.s2_window = QSpinBox()
+        self.s2_window.setRange(1, 120)
+        self.s2_window.setValue(8)
+        self.s2_window.setToolTip("S² window: frames that share one sort (also re-sorted past 5° or 0.5 units of motion)")
+        self.fly_box = QCheckBox("fly (WASD)")
+        self.fly_box.setToolTip("Fly mode: drag turns the view about the eye, W/A/S/D move it (click the viewport first)")
+        self.fly_box.toggled.connect(self._set_fly)
+        for w in (QLabel("mode"), self.mode_box, self.s2_box, QLabel("window"), self.s2_window, self.fly_box):
+            row.addWidget(w)
+        row.addStretch(1)
+        lv.addLayout(row)
+        top.addWidget(left)
+
+        # engine view
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        self.engine_title = QLabel("<b>Engine</b> (torch tile rasteriser): exact | method")
+        rv.addWidget(self.engine_title)
+        self.image_plot = pg.PlotWidget()
+        self.image_plot.setAspectLocked(True)
+        self.image_plot.invertY(True)
+        self.image_plot.hideAxis("left")
+        self.image_plot.hideAxis("bottom")
+        self.image_plot.setMenuEnabled(False)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.hit_item = pg.ImageItem(axisOrder="row-major")
+        self.hit_item.setOpacity(0.45)
+        self.split_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffffff", width=1, style=Qt.PenStyle.DashLine))
+        for it in (self.image_item, self.hit_item, self.split_line):
+            self.image_plot.addItem(it)
+        self.image_label = pg.TextItem("", color="#ffffff", anchor=(0, 0), fill=pg.mkBrush(0, 0, 0, 140))
+        self.image_plot.addItem(self.image_label)
+        rv.addWidget(self.image_plot, 1)
+        row2 = QHBoxLayout()
+        self.view_box = QComboBox()
+        self.view_box.addItems(list(VIEW_MODES))
+        self.view_box.setToolTip("Engine view: exact left / method right (split), |method − exact| × 10, or either frame alone")
+        self.view_box.currentIndexChanged.connect(lambda _: self._draw_engine_image())
+        self.hit_box = QCheckBox("RC hit map")
+        self.hit_box.setToolTip("Overlay which pixels skipped blending: green = cache hit from earlier frames, blue = shared "
+                                "with an earlier pixel of this frame, red = blended to the end")
+        self.hit_box.toggled.connect(lambda _: self._draw_engine_image())
+        self.pose_button = QPushButton("Render this view")
+        self.pose_button.setToolTip("Render the viewport's current pose with the torch engine, exact and with the method")
+        self.pose_button.clicked.connect(self.render_current_view)
+        for w in (self.view_box, self.hit_box, self.pose_button):
+            row2.addWidget(w)
+        row2.addStretch(1)
+        rv.addLayout(row2)
+        top.addWidget(right)
+        top.setSizes([520, 430])
+        outer.addWidget(top, 3)
+
+        # per-frame plots
+        plots = QWidget()
+        ph = QHBoxLayout(plots)
+        ph.setContentsMargins(0, 0, 0, 0)
+        self.ms_plot = pg.PlotWidget(title="ms per frame along the path")
+        self.ms_plot.setLabel("bottom", "frame")
+        self.ms_plot.setLabel("left", "ms")
+        self.ms_plot.addLegend(offset=(5, 5))
+        self.exact_curve = self.ms_plot.plot([], pen=pg.mkPen(EXACT_COLOR, width=2), symbol="o", symbolSize=6,
+                                             symbolBrush=EXACT_COLOR, name="exact")
+        self.method_curve = self.ms_plot.plot([], pen=pg.mkPen(METHOD_COLOR, width=2), symbol="s", symbolSize=6,
+                                              symbolBrush=METHOD_COLOR, name="method")
+        self.psnr_plot = pg.PlotWidget(title="PSNR of the method against exact")
+        self.psnr_plot.setLabel("bottom", "frame")
+        self.psnr_plot.setLabel("left", "dB")
+        self.psnr_curve = self.psnr_plot.plot([], pen=pg.mkPen(METHOD_COLOR, width=2), symbol="s", symbolSize=6, symbolBrush=METHOD_COLOR)
+        self.psnr_plot.addItem(pg.InfiniteLine(pos=35.0, angle=0, pen=pg.mkPen(TARGET_COLOR, width=1, style=Qt.PenStyle.DashLine),
+                                               label="35 dB target", labelOpts=dict(color=TARGET_COLOR, position=0.15)))
+        ph.addWidget(self.ms_plot)
+        ph.addWidget(self.psnr_plot)
+        outer.addWidget(plots, 2)
+
+        # extra controls: exports
+        box = QGroupBox("Export")
+        bl = QHBoxLayout(box)
+        b1 = QPushButton("Frame PNG…")
+        b1.setToolTip("Save the viewport's current frame as a PNG")
+        b1.clicked.connect(self._ask_export_frame)
+        b2 = QPushButton("Path sequence…")
+        b2.setToolTip("Render the configured camera path in the viewport and save one PNG per frame into a folder")
+        b2.clicked.connect(self._ask_export_sequence)
+        bl.addWidget(b1)
+        bl.addWidget(b2)
+        QTimer.singleShot(0, lambda: self.add_controls(box))
+
+        # sort worker, overlay timer, interaction
+        self.worker = SortWorker()
+        self.worker.sorted.connect(self._on_sorted)
+        self.worker.start()
+        self.destroyed.connect(lambda *_: None)
+        self.scene_loaded.connect(self._on_scene_loaded)
+        self._overlay_timer = QTimer(self)
+        self._overlay_timer.setInterval(500)
+        self._overlay_timer.timeout.connect(self._update_overlay)
+        self._overlay_timer.start()
+        c = self.gl.canvas
+        c.events.mouse_move.connect(self._on_mouse_move)
+        c.events.mouse_press.connect(self._on_mouse_press)
+        c.events.mouse_wheel.connect(self._on_wheel)
+        c.events.mouse_double_click.connect(self._on_double_click)
+        c.events.key_press.connect(self._on_key)
+        c.events.resize.connect(lambda _e: self._update_view())
+        self.mode_box.currentIndexChanged.connect(lambda _: self._update_view())
+        self.s2_box.toggled.connect(lambda _: self._request_sort())
+        self.setAcceptDrops(True)
+        self._result = None
+        self._view_result = None
+        # the viewport's scene: the default config's, loaded here so the first frame is there at once
+        cfg = self._base_config
+        self._set_scene(load_config_scene(cfg), cfg)
+        return root
+
+    # ---- scene and camera --------------------------------------------------------------------------------
+    def _scene_key_of(self, cfg):
+        return (cfg.scene, cfg.scene_path, cfg.procedural_gaussians, cfg.seed)
+
+    def _set_scene(self, scene, cfg) -> None:
+        self._scene, self._scene_key = scene, self._scene_key_of(cfg)
+        self.gl.splats.set_splats(gl_arrays(scene))
+        self._sorter = ViewSorter(scene, cfg.sh_degree, cfg.near)
+        self.worker.sorter = self._sorter
+        center, _, _, up = scene_frame(scene)
+        cam = default_camera(cfg, scene)
+        self._orbit = OrbitControl.from_camera(cam, center, up)
+        self._fov_cam = cam
+        self._update_view(sort_now=True)
+
+    def _load_scene_async(self, cfg) -> None:
+        self.message.setText(f"loading {cfg.scene} scene…")
+
+        def work():
+            try:
+                self.scene_loaded.emit(load_config_scene(cfg), cfg)
+            except Exception as err:  # reported in the panel, never raised into Qt
+                self.scene_loaded.emit(err, cfg)
+
+        threading.Thread(target=work, daemon=True).start()
+
+    def _on_scene_loaded(self, scene, cfg) -> None:
+        if isinstance(scene, Exception):
+            self.show_error(f"{type(scene).__name__}: {scene}")
+            return
+        self._set_scene(scene, cfg)
+        self.message.setText(f"{scene.name}: {scene.n:,} splats")
+
+    def current_camera(self) -> Camera:
+        """The viewport's pose with intrinsics for its current size (the field of view of the path's camera)."""
+        w, h = self.gl.canvas.size
+        ref = self._fov_cam
+        fx = ref.fx * w / ref.width
+        _, _, cx, cy = intrinsics_for(w, h, 60.0)
+        return Camera(self._orbit.viewmat(), fx, fx * ref.fy / ref.fx, cx, cy, int(w), int(h))
+
+    def _update_view(self, sort_now: bool = False) -> None:
+        if self._orbit is None:
+            return
+        cam = self.current_camera()
+        cfg = self._safe_config()
+        zr = self._last_sort.depth_range if self._last_sort is not None else (0.5, 10.0)
+        self.gl.splats.set_uniforms(cam.viewmat, (cam.fx, cam.fy, cam.cx, cam.cy), (cam.width, cam.height), cfg.splat_scale,
+                                    self.mode_box.currentText(), zr)
+        if sort_now:  # first frame of a scene: sort here (milliseconds) so the viewport is never empty
+            self._sorter.set_sh_degree(cfg.sh_degree)
+            self._on_sorted(self._sorter.sort(cam, s2=False), cam, self._sorter)
+        else:
+            self._request_sort(cam)
+        self.gl.canvas.update()
+
+    def _safe_config(self):
+        try:
+            return self.config()
+        except ValueError:
+            return self._base_config
+
+    def _request_sort(self, cam: Camera | None = None) -> None:
+        cam = cam or self.current_camera()
+        self.worker.request(cam, dict(s2=self.s2_box.isChecked(), window=self.s2_window.value()))
+
+    def _on_sorted(self, res, cam, sorter=None) -> None:
+        if sorter is not None and sorter is not self._sorter:
+            return  # a sort of the previous scene
+        self._last_sort = res
+        if res.colors is not None:
+            self.gl.splats.set_colors(res.colors)
+        if not res.reused:
+            self.gl.splats.set_order(res.order)
+        self.gl.canvas.update()
+
+    def _update_overlay(self) -> None:
+        fps = self.gl.fps()
+        s = self._last_sort
+        text = f"{fps:.1f} fps" if fps else "idle"
+        if s is not None:
+            text += f"  ·  sort {s.sort_ms:.1f} ms{' (S² shared)' if s.reused else ''}  ·  {self.gl.splats.drawn:,} splats"
+        if self._fly:
+            text += "  ·  fly"
+        if text != self.gl.overlay.text:
+            self.gl.overlay.text = text
+            self.gl.canvas.update()
+
+    # ---- interaction -----------------------------------------------------------------------------------
+    def _set_fly(self, on: bool) -> None:
+        self._fly = on
+        self._update_overlay()
+
+    def _on_mouse_press(self, event) -> None:
+        self._drag_last = np.asarray(event.pos[:2], float)
+
+    def _on_mouse_move(self, event) -> None:
+        if not event.buttons or self._drag_last is None:
+            return
+        pos = np.asarray(event.pos[:2], float)
+        dx, dy = pos - self._drag_last
+        self._drag_last = pos
+        if self._fly:
+            self._orbit.look(0.25 * dx, 0.25 * dy)
+        else:
+            self._orbit.orbit(-0.4 * dx, 0.3 * dy)
+        self._update_view()
+
+    def _on_wheel(self, event) -> None:
+        self._orbit.zoom(0.9 ** float(event.delta[1]))
+        self._update_view()
+
+    def _on_double_click(self, event) -> None:
+        p = pick_depth(self._scene, self.current_camera(), *event.pos[:2])
+        if p is not None:
+            self._orbit.recentre(p)
+            self._update_view()
+
+    def _on_key(self, event) -> None:
+        name = (event.key.name if event.key is not None else "").upper()
+        if name == "F":
+            self.fly_box.setChecked(not self.fly_box.isChecked())
+            return
+        if not self._fly:
+            return
+        step = 0.05 * max(self._orbit.distance, 0.1)
+        moves = {"W": (step, 0), "S": (-step, 0), "A": (0, -step), "D": (0, step)}
+        if name in moves:
+            self._orbit.fly(*moves[name])
+            self._update_view()
+
+    # ---- engine results ----------------------------------------------------------------------------------
+    def show_snapshot(self, snap) -> None:
+        r = snap.result
+        if r is None or r.frames_done == 0:
+            return
+        self._result = r
+        n = r.frames_done
+        x = np.arange(n)
+        self.exact_curve.setData(x, r.exact_ms[:n])
+        self.method_curve.setData(x, r.method_ms[:n])
+        self.psnr_curve.setData(x, np.minimum(r.psnr_db[:n], 100.0))
+        self.method_curve.opts["name"] = r.config["method"]
+        self._draw_engine_image()
+        s = r.summary()
+        self.set_headline(
+            f"<b>{r.config['method']}</b> vs exact on {s['scene']} ({s['gaussians']:,} Gaussians, {s['width']}×{s['height']}, "
+            f"{n} frames): <b>{s['speedup']:.2f}×</b> ({s['method_ms_mean']:.0f} vs {s['exact_ms_mean']:.0f} ms/frame), "
+            f"PSNR <b>{s['psnr_mean_db']:.1f} dB</b> mean (min {s['psnr_min_db']:.1f}), SSIM {s['ssim_mean']:.4f}, "
+            f"RC hits {100 * s['rc_hit_rate_mean']:.0f}%, work skipped {100 * s['work_skipped_mean']:.0f}%, S² sorts {s['s2_sorts']}/{n}."
+            f"<br><span style='color:#666'>Paper (LuminCore accelerator vs mobile GPU): {s['paper']['speedup']}× at "
+            f"&lt; {s['paper']['psnr_loss_db']} dB PSNR loss; target here: ≥ 1.5× at ≥ 35 dB.</span>")
+
+    def _draw_engine_image(self) -> None:
+        r = self._view_result or self._result
+        if r is None:
+            return
+        mode = self.view_box.currentText()
+        ex, me = np.clip(r.rgb_exact, 0, 1), np.clip(r.rgb_method, 0, 1)
+        H, W = ex.shape[:2]
+        label = {"split": f"exact | {r.config['method']}", "difference": "|method − exact| × 10",
+                 "method": str(r.config["method"]), "exact": "exact"}[mode]
+        if mode == "split":
+            img = ex.copy()
+            img[:, W // 2:] = me[:, W // 2:]
+        elif mode == "difference":
+            img = np.repeat(np.clip(10 * np.abs(me - ex).mean(axis=2, keepdims=True), 0, 1), 3, axis=2)
+        else:
+            img = me if mode == "method" else ex
+        self.image_item.setImage((img * 255).astype(np.uint8), levels=(0, 255))
+        self.split_line.setVisible(mode == "split")
+        self.split_line.setPos(W / 2)
+        if self.hit_box.isChecked() and r.hitmap.any():
+            rgba = np.zeros((H, W, 4), np.uint8)
+            for k, c in HIT_COLORS.items():
+                rgba[r.hitmap == k] = (*c, 255)
+            if mode == "split":
+                rgba[:, : W // 2] = 0
+            self.hit_item.setImage(rgba, levels=(0, 255))
+            self.hit_item.setVisible(True)
+        else:
+            self.hit_item.setVisible(False)
+        ps = r.psnr_db[r.frames_done - 1]
+        self.image_label.setText(f"{label}   {ps:.1f} dB" if np.isfinite(ps) else label)
+        self.image_label.setPos(2, 2)
+        self.engine_title.setText(f"<b>Engine</b> (torch tile rasteriser, {r.width}×{r.height}): {label}")
+
+    def render_current_view(self) -> None:
+        """Exact and method frames of the viewport's pose (at most 480 px wide) as an engine job."""
+        cam = self.current_camera()
+        w = min(cam.width, 480)
+        cam = cam.resized(w, int(round(cam.height * w / cam.width)))
+        try:
+            cfg = self.config().replace(path="pose", camera_pose=format_pose(cam), frames=1, width=cam.width, height=cam.height)
+        except ValueError as err:
+            self.show_error(str(err))
+            return
+        device = get_device()
+        self.start_job("view", lambda: self.engine.stream(cfg, device=device), self._on_view_snapshot)
+
+    def _on_view_snapshot(self, snap) -> None:
+        if snap.result is not None and snap.result.frames_done:
+            self._view_result = snap.result
+            self._draw_engine_image()
+
+    def run_job(self, config=None):
+        self._view_result = None
+        cfg = config if config is not None else self._safe_config()
+        if self._scene_of_config_changed(cfg):
+            self._load_scene_async(cfg)
+        self._sorter.set_sh_degree(cfg.sh_degree)
+        self._update_view()
+        return super().run_job(config)
+
+    def _scene_of_config_changed(self, cfg) -> bool:
+        return self._scene_key_of(cfg) != self._scene_key
+
+    # ---- files and export ---------------------------------------------------------------------------------
+    def open_file(self, path: str) -> None:
+        cfg = self._safe_config().replace(scene="file", scene_path=str(path), path="orbit")
+        self.set_config(cfg)
+        self.run_job(cfg)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if any(u.toLocalFile().lower().endswith((".ply", ".splat")) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        for u in event.mimeData().urls():
+            if u.toLocalFile().lower().endswith((".ply", ".splat")):
+                self.open_file(u.toLocalFile())
+                break
+
+    def export_frame(self, path: str | Path) -> Path:
+        p = Path(path)
+        _save_rgb(p, self.gl.render_image())
+        return p
+
+    def export_sequence(self, folder: str | Path) -> list[Path]:
+        """The configured camera path drawn by the viewport, one PNG per frame (sorted exactly for each)."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        cfg = self._safe_config()
+        w, h = self.gl.canvas.size
+        written = []
+        for i, cam in enumerate(path_cameras(cfg.replace(width=int(w), height=int(h)), self._scene)):
+            res = self._sorter.sort(cam, s2=False)
+            if res.colors is not None:
+                self.gl.splats.set_colors(res.colors)
+            self.gl.splats.set_order(res.order)
+            self.gl.splats.set_uniforms(cam.viewmat, (cam.fx, cam.fy, cam.cx, cam.cy), (cam.width, cam.height), cfg.splat_scale,
+                                        self.mode_box.currentText(), res.depth_range)
+            p = out / f"frame_{i:04d}.png"
+            _save_rgb(p, self.gl.render_image())
+            written.append(p)
+        self._update_view(sort_now=True)
+        return written
+
+    def export(self, out_dir):
+        out = super().export(out_dir)
+        self.export_frame(out / "viewport.png")
+        return out
+
+    def _ask_export_frame(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save frame", "frame.png", "PNG (*.png)")
+        if path:
+            self.message.setText(f"saved {self.export_frame(path)}")
+
+    def _ask_export_sequence(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the path's frames")
+        if folder:
+            files = self.export_sequence(folder)
+            self.message.setText(f"saved {len(files)} frames to {folder}")
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.worker.stop()
+        super().closeEvent(event)
