@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
 
+    from app.jobs import stop_every_job
     from app.main_window import MainWindow
 
+    app.aboutToQuit.connect(lambda: stop_every_job(5000))
     window = MainWindow()
     window.show()
     return app.exec()

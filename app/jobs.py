@@ -126,33 +126,53 @@ class Job(QObject):
         self.ended.emit()
 
 
+# Every job whose thread has not ended, whatever runner started it: a QThread must outlive its run.
+_alive: list[Job] = []
+
+
 class JobRunner(QObject):
-    """Starts jobs and holds each until its thread has ended; the status bar listens to ``job_started``."""
+    """Starts jobs; the status bar listens to ``job_started``."""
 
     job_started = Signal(object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._alive: list[Job] = []
+        self._mine: list[Job] = []
 
     @property
     def jobs(self) -> list[Job]:
-        """Jobs not yet finished, failed or stopped."""
-        return [j for j in self._alive if j.is_running()]
+        """This runner's jobs not yet finished, failed or stopped."""
+        return [j for j in self._mine if j.is_running()]
 
     def start(self, title: str, make_stream: Callable[[], Iterator[Snapshot]]) -> Job:
         job = Job(title, make_stream)
-        self._alive.append(job)
-        job.thread_finished.connect(lambda: self._alive.remove(job) if job in self._alive else None)
+        self._mine.append(job)
+        _alive.append(job)
+
+        def forget():
+            for holder in (self._mine, _alive):
+                if job in holder:
+                    holder.remove(job)
+
+        job.thread_finished.connect(forget)
         self.job_started.emit(job)
         job.start()
         return job
 
-    def stop_all(self, wait_ms: int = 2000) -> None:
-        for job in list(self._alive):
-            job.stop()
-        for job in list(self._alive):
-            job.wait(wait_ms)
+    def stop_all(self, wait_ms: int = 5000) -> None:
+        _stop(list(self._mine), wait_ms)
+
+
+def _stop(jobs: list[Job], wait_ms: int) -> None:
+    for job in jobs:
+        job.stop()
+    for job in jobs:
+        job.wait(wait_ms)
+
+
+def stop_every_job(wait_ms: int = 30_000) -> None:
+    """Stop every running job of every runner and wait for the threads (application exit, tests)."""
+    _stop(list(_alive), wait_ms)
 
 
 _default: JobRunner | None = None

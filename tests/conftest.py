@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
+
+assert "numpy" not in sys.modules, "app must set the thread pools before numpy loads"
+import app  # noqa: E402,F401  (leaves a core to the GUI thread: see app/__init__.py)
 
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
@@ -30,3 +34,12 @@ def qapp(qapp_args, qapp_cls, pytestconfig):
 @pytest.fixture
 def update_screenshots(pytestconfig) -> bool:
     return bool(pytestconfig.getoption("--update-screenshots"))
+
+
+@pytest.fixture(autouse=True)
+def _no_job_outlives_its_test():
+    """A test's jobs are stopped and their threads joined before the next test (and before exit)."""
+    yield
+    from app.jobs import stop_every_job
+
+    stop_every_job()

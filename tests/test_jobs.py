@@ -26,7 +26,7 @@ def test_final_snapshot_always_arrives_and_updates_are_throttled(qtbot):
     assert blocker.args == [199_999] and job.result == 199_999 and seen[-1] == 199_999
     # 200k yields in well under 10 s would be ~100k/s; the GUI sees at most ~30 a second.
     assert len(seen) < 400
-    qtbot.waitUntil(lambda: not runner._alive, timeout=5000)
+    qtbot.waitUntil(lambda: not runner._mine, timeout=5000)
 
 
 def _endless():
