@@ -1,9 +1,8 @@
 """Bench: exact vs S² vs RC vs S²+RC on the same camera path, one process, a sweep of settings; the Pareto front.
 
-Per scene: the exact renderer's frames are rendered first (timed), then every setting renders the same
-path with its own S² state and cache; speed-up = Σ exact ms / Σ method ms over the path, PSNR against
-the exact frames. The exact timing is repeated at the end and averaged with the first, so a change of
-machine load during the sweep biases no setting.
+Per scene, the exact renderer and every setting (each with its own S² state and cache) render the same
+path, interleaved frame by frame with a rotating order, so a change of machine load during the run
+biases no setting; speed-up = Σ exact ms / Σ method ms over the path, PSNR against the exact frames.
 """
 
 from __future__ import annotations
@@ -39,16 +38,6 @@ def _settings(quick: bool) -> list[dict]:
     return out
 
 
-def _time_path(renderer: Renderer, cams) -> tuple[list, float, np.ndarray]:
-    frames, stage = [], np.zeros(len(STAGES))
-    t0 = time.perf_counter()
-    for c in cams:
-        f = renderer.render(c)
-        frames.append(f)
-        stage += [f.stage_ms[s] for s in STAGES]
-    return frames, 1000 * (time.perf_counter() - t0), stage / len(cams)
-
-
 def _pareto(points: list[dict]) -> list[dict]:
     """Points not dominated in (speedup ↑, mean PSNR ↑), sorted by speed-up."""
     front = [p for p in points if not any(q["speedup"] >= p["speedup"] and q["psnr_mean_db"] >= p["psnr_mean_db"]
@@ -56,42 +45,49 @@ def _pareto(points: list[dict]) -> list[dict]:
     return sorted(front, key=lambda p: p["speedup"])
 
 
-def bench_scene(name: str, scene, base: Config, settings: list[dict], device, progress=None, done=0, total=1) -> dict:
+def bench_scene(name: str, scene, base: Config, settings: list[dict], device, progress=None, done=0, total=1) -> tuple[dict, int]:
+    """Every setting and the exact renderer on the same path, interleaved frame by frame (so load changes hit all alike)."""
     g = to_device(scene, device, torch.float32, base.splat_scale, base.sh_degree)
     cams = path_cameras(base, scene)
-    exact = Renderer(g, base, "exact")
-    _time_path(exact, cams[:1])  # warm-up
-    ref, t_exact, stage_exact = _time_path(exact, cams)
-    points = []
-    for s in settings:
-        cfg = base.replace(**s)
-        frames, t, stage = _time_path(Renderer(g, cfg), cams)
-        ps = [min(psnr(a.rgb, b.rgb), 100.0) for a, b in zip(ref, frames)]
-        hits = [(f.info.get("rc_hits", 0) + f.info.get("rc_shared", 0)) / max(f.info.get("rc_candidates", 0), 1) for f in frames]
-        work = [1 - f.evaluations / max(r.evaluations, 1) for r, f in zip(ref, frames)]
-        points.append(dict(settings=s, method_ms=t / len(cams), psnr_mean_db=float(np.mean(ps)), psnr_min_db=float(np.min(ps)),
-                           ssim_mean=float(np.mean([ssim(a.rgb, b.rgb) for a, b in zip(ref, frames)])),
-                           rc_hit_rate=float(np.mean(hits)), work_skipped=float(np.mean(work)),
-                           s2_sorts=int(sum(1 for f in frames if f.info.get("s2_resort"))),
-                           stage_ms=dict(zip(STAGES, stage.tolist())), _t=t))
-        done += 1
+    renderers = [Renderer(g, base, "exact")] + [Renderer(g, base.replace(**s)) for s in settings]
+    Renderer(g, base, "exact").render(cams[0])  # warm-up
+    n = len(renderers)
+    ms = np.zeros((n, len(cams)))
+    stage = np.zeros((n, len(STAGES)))
+    frames: list[list] = [[] for _ in range(n)]
+    for i, cam in enumerate(cams):
+        for j in np.roll(np.arange(n), -i):  # rotate who goes first
+            t0 = time.perf_counter()
+            f = renderers[j].render(cam)
+            ms[j, i] = 1000 * (time.perf_counter() - t0)
+            stage[j] += [f.stage_ms[s] for s in STAGES]
+            frames[j].append(dict(rgb=f.rgb, info=f.info, evaluations=f.evaluations))
         if progress:
-            progress(Snapshot(done / total, f"{name}: {s['method']} {points[-1]['psnr_mean_db']:.1f} dB"))
-    _, t_exact2, _ = _time_path(exact, cams)
-    t_ex = 0.5 * (t_exact + t_exact2)
-    for p in points:
-        p["speedup"] = t_ex / p.pop("_t")
+            progress(Snapshot((done + (i + 1) / len(cams)) / total, f"{name}: frame {i + 1}/{len(cams)}"))
+    ref = frames[0]
+    t_ex = ms[0].sum()
+    points = []
+    for j, s in enumerate(settings, start=1):
+        fr = frames[j]
+        ps = [min(psnr(a["rgb"], b["rgb"]), 100.0) for a, b in zip(ref, fr)]
+        hits = [(f["info"].get("rc_hits", 0) + f["info"].get("rc_shared", 0)) / max(f["info"].get("rc_candidates", 0), 1) for f in fr]
+        work = [1 - f["evaluations"] / max(r["evaluations"], 1) for r, f in zip(ref, fr)]
+        points.append(dict(settings=s, speedup=t_ex / ms[j].sum(), method_ms=ms[j].mean(), psnr_mean_db=float(np.mean(ps)),
+                           psnr_min_db=float(np.min(ps)), ssim_mean=float(np.mean([ssim(a["rgb"], b["rgb"]) for a, b in zip(ref, fr)])),
+                           rc_hit_rate=float(np.mean(hits)), work_skipped=float(np.mean(work)),
+                           s2_sorts=int(sum(1 for f in fr if f["info"].get("s2_resort"))),
+                           stage_ms=dict(zip(STAGES, (stage[j] / len(cams)).tolist()))))
     front = _pareto(points)
     ok = [p for p in points if p["psnr_mean_db"] >= TARGET_PSNR_DB]
     best = max(ok, key=lambda p: p["speedup"]) if ok else max(points, key=lambda p: p["psnr_mean_db"])
     return dict(
-        exact_ms=t_ex / len(cams), exact_stage_ms=dict(zip(STAGES, stage_exact.tolist())), width=base.width, height=base.height,
-        gaussians=scene.n, frames=len(cams), path=base.path, path_degrees=base.path_degrees,
+        exact_ms=t_ex / len(cams), exact_stage_ms=dict(zip(STAGES, (stage[0] / len(cams)).tolist())), width=base.width,
+        height=base.height, gaussians=scene.n, frames=len(cams), path=base.path, path_degrees=base.path_degrees,
         best={k: best[k] for k in ("speedup", "psnr_mean_db", "psnr_min_db", "settings")},
         meets_target=bool(best["psnr_mean_db"] >= TARGET_PSNR_DB and best["speedup"] >= TARGET_SPEEDUP),
         front=[{k: p[k] for k in ("speedup", "psnr_mean_db", "settings")} for p in front],
         points=points,
-    ), done
+    ), done + 1
 
 
 def bench(quick: bool = False, device: str = "auto", progress=None) -> dict:
@@ -106,7 +102,7 @@ def bench(quick: bool = False, device: str = "auto", progress=None) -> dict:
     if garden_available():
         gcfg = Config(scene="garden", width=162 if quick else 324, height=105 if quick else 210, frames=F, path="cameras", sh_degree=0)
         scenes.append(("garden", garden_scene(), gcfg))
-    total = len(scenes) * len(settings)
+    total = len(scenes)
     out, done = {}, 0
     for name, scene, cfg in scenes:
         out[name], done = bench_scene(name, scene, cfg, settings, dev, progress, done, total)

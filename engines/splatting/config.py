@@ -65,7 +65,7 @@ class Config(ConfigBase):
     s2_guard: str = param("off", "S²: 'strict' also re-sorts whenever a visible Gaussian's footprint leaves its widened reference "
                           "footprint (the shared lists would miss it); 'off' trusts the window and pose thresholds",
                           choices=S2_GUARDS, group="S²")
-    rc_k: int = param(6, "RC: the cache key is the first k contributing Gaussians of a pixel", lo=1, hi=64, group="RC")
+    rc_k: int = param(4, "RC: the cache key is the first k contributing Gaussians of a pixel", lo=1, hi=64, group="RC")
     rc_pos_step: float = param(0.5, "RC: the key also holds the pixel's position inside the first Gaussian's footprint, quantised "
                                "to this step in standard deviations (0 = IDs only)", unit="sigma", lo=0.0, hi=10.0, group="RC")
     rc_pos_of: str = param("all", "RC: whose footprints the quantised position is taken in: the first leading Gaussian only, or all k "

@@ -42,11 +42,83 @@ class SortResult:
     depth_range: tuple[float, float]
 
 
+@dataclass
+class ScreenSplats:
+    """One frame's splats in screen space, back to front: centre, the two ellipse half-axes out to α = 1/255, RGBA."""
+
+    mean2d: np.ndarray  # (n, 2) pixels
+    axes: np.ndarray  # (n, 4): r√λ₁ e₁, r√λ₂ e₂
+    rgba: np.ndarray  # (n, 4)
+    sort: SortResult
+    project_ms: float
+
+
+def screen_splats(arrays: dict, colors: np.ndarray, order: np.ndarray, cam: Camera, splat_scale: float = 1.0, near: float = 0.2,
+                  mode: str = "rgb", depth_range=(0.5, 10.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Project the splats ``order`` for ``cam`` (the EWA covariance of the exact rasteriser, vectorised in numpy).
+
+    Σ' = J W Σ Wᵀ Jᵀ + 0.3 I; the quad spans r = √(2 ln(255 o)) standard deviations along each eigenvector,
+    where α falls to 1/255. Splats behind the near plane or whose quad misses the image are dropped.
+    """
+    R = cam.viewmat[:3, :3].astype(np.float32)
+    t = cam.viewmat[:3, 3].astype(np.float32)
+    p = arrays["center"][order] @ R.T + t
+    z = p[:, 2]
+    ok = z > near
+    zs = np.where(ok, z, 1.0).astype(np.float32)
+    limx, limy = 1.3 * 0.5 * cam.width / cam.fx, 1.3 * 0.5 * cam.height / cam.fy
+    tx = np.clip(p[:, 0] / zs, -limx, limx) * zs
+    ty = np.clip(p[:, 1] / zs, -limy, limy) * zs
+    # T = J W: rows (fx/z) W₀ - (fx tx / z²) W₂ and (fy/z) W₁ - (fy ty / z²) W₂
+    T0 = (cam.fx / zs)[:, None] * R[0] - (cam.fx * tx / zs**2)[:, None] * R[2]
+    T1 = (cam.fy / zs)[:, None] * R[1] - (cam.fy * ty / zs**2)[:, None] * R[2]
+    ca, cb = arrays["cov_a"][order], arrays["cov_b"][order]
+    s2 = np.float32(splat_scale**2)
+
+    def sig(v):  # Σ v for symmetric Σ = [[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]]
+        return np.stack([ca[:, 0] * v[:, 0] + ca[:, 1] * v[:, 1] + ca[:, 2] * v[:, 2],
+                         ca[:, 1] * v[:, 0] + cb[:, 0] * v[:, 1] + cb[:, 1] * v[:, 2],
+                         ca[:, 2] * v[:, 0] + cb[:, 1] * v[:, 1] + cb[:, 2] * v[:, 2]], 1) * s2
+
+    s0, s1 = sig(T0), sig(T1)
+    a = np.einsum("ij,ij->i", T0, s0) + 0.3
+    b = np.einsum("ij,ij->i", T0, s1)
+    c = np.einsum("ij,ij->i", T1, s1) + 0.3
+    mid = 0.5 * (a + c)
+    d = np.sqrt(np.maximum(mid * mid - (a * c - b * b), 0.0))
+    l1, l2 = mid + d, np.maximum(mid - d, 1e-6)
+    e = np.stack([b, l1 - a], 1)
+    en = np.linalg.norm(e, axis=1, keepdims=True)
+    e = np.where(en > 1e-9, e / np.maximum(en, 1e-12), np.where((a >= c)[:, None], [1.0, 0.0], [0.0, 1.0])).astype(np.float32)
+    o = arrays["opacity"][order]
+    r = np.sqrt(2.0 * np.log(np.maximum(255.0 * o, 1.0)))
+    ax1 = (r * np.sqrt(l1))[:, None] * e
+    ax2 = (r * np.sqrt(l2))[:, None] * np.stack([-e[:, 1], e[:, 0]], 1)
+    u = cam.fx * p[:, 0] / zs + cam.cx
+    v = cam.fy * p[:, 1] / zs + cam.cy
+    ext = r * np.sqrt(l1)
+    ok &= (o * 255.0 > 1.0) & (u + ext > 0) & (u - ext < cam.width) & (v + ext > 0) & (v - ext < cam.height)
+    if mode == "depth":
+        sd = np.clip((z - depth_range[0]) / max(depth_range[1] - depth_range[0], 1e-6), 0, 1)
+        rgb = np.stack([1 - sd, 0.35 + 0.4 * (1 - np.abs(2 * sd - 1)), sd], 1)
+    elif mode == "alpha":
+        rgb = np.ones((len(order), 3), np.float32)
+    else:
+        rgb = colors[order]
+    keep = np.nonzero(ok)[0]
+    return (np.stack([u, v], 1)[keep].astype(np.float32), np.concatenate([ax1, ax2], 1)[keep].astype(np.float32),
+            np.concatenate([rgb, o[:, None]], 1)[keep].astype(np.float32))
+
+
 class ViewSorter:
     """Back-to-front order and SH colours for a view; with ``s2`` the last sort is shared until the view moves past thresholds."""
 
     def __init__(self, scene: Scene, sh_degree: int = 3, near: float = 0.2):
         self.scene, self.near = scene, near
+        self.arrays = gl_arrays(scene)
+        self.margin = 0.3
+        self._radius = np.exp(scene.log_scales.max(axis=1)).astype(np.float32)
+        self._colors = np.full((scene.n, 3), 0.5, np.float32)
         self.sh = torch.as_tensor(scene.sh, dtype=torch.float32)
         self.means = torch.as_tensor(scene.means, dtype=torch.float32)
         self.sh_degree = min(sh_degree, scene.sh_degree)
@@ -77,15 +149,34 @@ class ViewSorter:
                 self._age += 1
                 return SortResult(self._last.order, None, True, 1000 * (time.perf_counter() - t0), self._last.depth_range)
         R, t = cam.viewmat[:3, :3].astype(np.float32), cam.viewmat[:3, 3].astype(np.float32)
-        z = self.scene.means @ R[2] + t[2]
-        vis = np.nonzero(z > self.near)[0]
+        p = self.scene.means @ R.T + t
+        z = p[:, 2]
+        # the shared set: in front of the near plane and inside a frustum widened by `margin` of the half-angles (S²'s wider
+        # field of view), plus every splat big enough to reach into the view from outside it
+        zs = np.maximum(z, self.near)
+        big = 3.0 * self._radius / zs
+        limx, limy = (1 + self.margin) * 0.5 * cam.width / cam.fx, (1 + self.margin) * 0.5 * cam.height / cam.fy
+        inside = (np.abs(p[:, 0] / zs) <= limx + big) & (np.abs(p[:, 1] / zs) <= limy + big)
+        vis = np.nonzero((z > self.near) & inside)[0]
         order = vis[np.argsort(-z[vis], kind="stable")].astype(np.uint32)
         colors = self.colors(cam).astype(np.float32) if (self.view_dependent or self._colors_degree != self.sh_degree) else None
         self._colors_degree = self.sh_degree
         zr = (float(np.percentile(z[vis], 2)), float(np.percentile(z[vis], 98))) if vis.size else (0.0, 1.0)
         res = SortResult(order, colors, False, 1000 * (time.perf_counter() - t0), zr)
         self._last, self._ref, self._age = res, cam, 1
+        if colors is not None:
+            self._colors = colors
         return res
+
+    def frame(self, cam: Camera, s2: bool = True, window: int = 6, splat_scale: float = 1.0, mode: str = "rgb",
+              max_angle_deg: float = 5.0, max_translation: float = 0.5) -> ScreenSplats:
+        """One viewer frame: the (possibly shared) back-to-front order, re-projected and re-coloured for this view."""
+        res = self.sort(cam, s2, window, max_angle_deg, max_translation)
+        t0 = time.perf_counter()
+        if res.reused and self.view_dependent:  # S² shares the order, never the shading
+            self._colors = self.colors(cam).astype(np.float32)
+        m2, axes, rgba = screen_splats(self.arrays, self._colors, res.order, cam, splat_scale, self.near, mode, res.depth_range)
+        return ScreenSplats(m2, axes, rgba, res, 1000 * (time.perf_counter() - t0))
 
 
 # ---- camera control ------------------------------------------------------------------------------------

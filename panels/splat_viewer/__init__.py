@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from app.jobs import get_device
 from engines.splatting.camera import Camera, format_pose, intrinsics_for
 from engines.splatting.evaluate import default_camera, load_config_scene, path_cameras, scene_frame
-from engines.splatting.viewer import OrbitControl, ViewSorter, gl_arrays, pick_depth
+from engines.splatting.viewer import OrbitControl, ViewSorter, pick_depth
 from panels.base import Panel
 
 from .gl_view import SortWorker, SplatCanvas
@@ -58,7 +58,7 @@ class SplatViewerPanel(Panel):
 
     def default_config(self):
         # the screenshot harness runs this synchronously: 3 frames of the procedural scene at 224 x 140, exact and S²+RC
-        return self.engine.Config(width=224, height=140, frames=3, path_degrees=6.0)
+        return self.engine.Config(width=192, height=120, frames=3, path_degrees=6.0)
 
     # ---- views -----------------------------------------------------------------------------------------
     def build_views(self) -> QWidget:
@@ -67,6 +67,7 @@ class SplatViewerPanel(Panel):
         self._orbit: OrbitControl | None = None
         self._fly = False
         self._last_sort = None
+        self._last_frame = None
         self._drag_last = None
         self._sequence: list = []
 
@@ -146,6 +147,10 @@ class SplatViewerPanel(Panel):
         top.addWidget(right)
         top.setSizes([520, 430])
         outer.addWidget(top, 3)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        outer.addWidget(self.summary)
 
         # per-frame plots
         plots = QWidget()
@@ -158,7 +163,7 @@ class SplatViewerPanel(Panel):
         self.exact_curve = self.ms_plot.plot([], pen=pg.mkPen(EXACT_COLOR, width=2), symbol="o", symbolSize=6,
                                              symbolBrush=EXACT_COLOR, name="exact")
         self.method_curve = self.ms_plot.plot([], pen=pg.mkPen(METHOD_COLOR, width=2), symbol="s", symbolSize=6,
-                                              symbolBrush=METHOD_COLOR, name="method")
+                                              symbolBrush=METHOD_COLOR, name="S²/RC method")
         self.psnr_plot = pg.PlotWidget(title="PSNR of the method against exact")
         self.psnr_plot.setLabel("bottom", "frame")
         self.psnr_plot.setLabel("left", "dB")
@@ -184,7 +189,7 @@ class SplatViewerPanel(Panel):
 
         # sort worker, overlay timer, interaction
         self.worker = SortWorker()
-        self.worker.sorted.connect(self._on_sorted)
+        self.worker.sorted.connect(self._on_frame)
         self.worker.start()
         self.destroyed.connect(lambda *_: None)
         self.scene_loaded.connect(self._on_scene_loaded)
@@ -201,6 +206,7 @@ class SplatViewerPanel(Panel):
         c.events.resize.connect(lambda _e: self._update_view())
         self.mode_box.currentIndexChanged.connect(lambda _: self._update_view())
         self.s2_box.toggled.connect(lambda _: self._request_sort())
+        self.form.changed.connect(lambda: self._update_view())
         self.setAcceptDrops(True)
         self._result = None
         self._view_result = None
@@ -215,7 +221,6 @@ class SplatViewerPanel(Panel):
 
     def _set_scene(self, scene, cfg) -> None:
         self._scene, self._scene_key = scene, self._scene_key_of(cfg)
-        self.gl.splats.set_splats(gl_arrays(scene))
         self._sorter = ViewSorter(scene, cfg.sh_degree, cfg.near)
         self.worker.sorter = self._sorter
         center, _, _, up = scene_frame(scene)
@@ -254,16 +259,15 @@ class SplatViewerPanel(Panel):
         if self._orbit is None:
             return
         cam = self.current_camera()
-        cfg = self._safe_config()
-        zr = self._last_sort.depth_range if self._last_sort is not None else (0.5, 10.0)
-        self.gl.splats.set_uniforms(cam.viewmat, (cam.fx, cam.fy, cam.cx, cam.cy), (cam.width, cam.height), cfg.splat_scale,
-                                    self.mode_box.currentText(), zr)
-        if sort_now:  # first frame of a scene: sort here (milliseconds) so the viewport is never empty
-            self._sorter.set_sh_degree(cfg.sh_degree)
-            self._on_sorted(self._sorter.sort(cam, s2=False), cam, self._sorter)
+        if sort_now:  # first frame of a scene: computed here (milliseconds) so the viewport is never empty
+            self._sorter.set_sh_degree(self._safe_config().sh_degree)
+            self._on_frame(self._sorter.frame(cam, **self._frame_params(s2=False)), cam, self._sorter)
         else:
-            self._request_sort(cam)
-        self.gl.canvas.update()
+            self.worker.request(cam, self._frame_params())
+
+    def _frame_params(self, s2: bool | None = None) -> dict:
+        return dict(s2=self.s2_box.isChecked() if s2 is None else s2, window=self.s2_window.value(),
+                    splat_scale=self._safe_config().splat_scale, mode=self.mode_box.currentText())
 
     def _safe_config(self):
         try:
@@ -272,17 +276,14 @@ class SplatViewerPanel(Panel):
             return self._base_config
 
     def _request_sort(self, cam: Camera | None = None) -> None:
-        cam = cam or self.current_camera()
-        self.worker.request(cam, dict(s2=self.s2_box.isChecked(), window=self.s2_window.value()))
+        self.worker.request(cam or self.current_camera(), self._frame_params())
 
-    def _on_sorted(self, res, cam, sorter=None) -> None:
+    def _on_frame(self, frame, cam, sorter=None) -> None:
         if sorter is not None and sorter is not self._sorter:
-            return  # a sort of the previous scene
-        self._last_sort = res
-        if res.colors is not None:
-            self.gl.splats.set_colors(res.colors)
-        if not res.reused:
-            self.gl.splats.set_order(res.order)
+            return  # a frame of the previous scene
+        self._last_sort = frame.sort
+        self._last_frame = frame
+        self.gl.splats.set_frame(frame, (cam.width, cam.height))
         self.gl.canvas.update()
 
     def _update_overlay(self) -> None:
@@ -290,7 +291,8 @@ class SplatViewerPanel(Panel):
         s = self._last_sort
         text = f"{fps:.1f} fps" if fps else "idle"
         if s is not None:
-            text += f"  ·  sort {s.sort_ms:.1f} ms{' (S² shared)' if s.reused else ''}  ·  {self.gl.splats.drawn:,} splats"
+            text += (f"  ·  sort {s.sort_ms:.1f} ms{' (S² shared)' if s.reused else ''}  ·  project {self._last_frame.project_ms:.0f} ms"
+                     f"  ·  {self.gl.splats.drawn:,} splats")
         if self._fly:
             text += "  ·  fly"
         if text != self.gl.overlay.text:
@@ -354,13 +356,15 @@ class SplatViewerPanel(Panel):
         self.method_curve.opts["name"] = r.config["method"]
         self._draw_engine_image()
         s = r.summary()
-        self.set_headline(
+        html = (
             f"<b>{r.config['method']}</b> vs exact on {s['scene']} ({s['gaussians']:,} Gaussians, {s['width']}×{s['height']}, "
             f"{n} frames): <b>{s['speedup']:.2f}×</b> ({s['method_ms_mean']:.0f} vs {s['exact_ms_mean']:.0f} ms/frame), "
             f"PSNR <b>{s['psnr_mean_db']:.1f} dB</b> mean (min {s['psnr_min_db']:.1f}), SSIM {s['ssim_mean']:.4f}, "
             f"RC hits {100 * s['rc_hit_rate_mean']:.0f}%, work skipped {100 * s['work_skipped_mean']:.0f}%, S² sorts {s['s2_sorts']}/{n}."
             f"<br><span style='color:#666'>Paper (LuminCore accelerator vs mobile GPU): {s['paper']['speedup']}× at "
             f"&lt; {s['paper']['psnr_loss_db']} dB PSNR loss; target here: ≥ 1.5× at ≥ 35 dB.</span>")
+        self.set_headline(html)
+        self.summary.setText(html)
 
     def _draw_engine_image(self) -> None:
         r = self._view_result or self._result
@@ -455,12 +459,7 @@ class SplatViewerPanel(Panel):
         w, h = self.gl.canvas.size
         written = []
         for i, cam in enumerate(path_cameras(cfg.replace(width=int(w), height=int(h)), self._scene)):
-            res = self._sorter.sort(cam, s2=False)
-            if res.colors is not None:
-                self.gl.splats.set_colors(res.colors)
-            self.gl.splats.set_order(res.order)
-            self.gl.splats.set_uniforms(cam.viewmat, (cam.fx, cam.fy, cam.cx, cam.cy), (cam.width, cam.height), cfg.splat_scale,
-                                        self.mode_box.currentText(), res.depth_range)
+            self._on_frame(self._sorter.frame(cam, **self._frame_params(s2=False)), cam, self._sorter)
             p = out / f"frame_{i:04d}.png"
             _save_rgb(p, self.gl.render_image())
             written.append(p)

@@ -1,9 +1,9 @@
 """The live GL viewport: splats as screen-space ellipses blended back to front (vispy), sorted in a worker with S².
 
-The vertex shader computes the same EWA covariance as the engine's exact rasteriser (J W Σ Wᵀ Jᵀ + 0.3 I,
-with the 1.3× field-of-view clamp) and spans a quad over the ellipse out to the radius where α reaches
-1/255, in the ellipse's eigenbasis; the fragment shader evaluates α = min(0.99, o e^{-q/2}) and
-discards α < 1/255. Premultiplied "over" blending of back-to-front splats equals front-to-back compositing.
+The worker computes each frame's screen-space ellipses with the same EWA covariance as the engine's
+exact rasteriser (J W Σ Wᵀ Jᵀ + 0.3 I, with the 1.3× field-of-view clamp); each quad spans the ellipse out
+to the radius where α reaches 1/255, in its eigenbasis; the fragment shader evaluates
+α = min(0.99, o e^{-q/2}) and discards α < 1/255. Premultiplied "over" blending of back-to-front splats equals front-to-back compositing.
 """
 
 from __future__ import annotations
@@ -25,58 +25,19 @@ from engines.splatting.camera import Camera  # noqa: E402
 from engines.splatting.viewer import ViewSorter  # noqa: E402
 
 VERT = """
-attribute vec3 a_center;
-attribute vec3 a_cov_a;
-attribute vec3 a_cov_b;
+attribute vec2 a_mean2d;
+attribute vec4 a_axes;
 attribute vec4 a_color;
 attribute vec2 a_corner;
-uniform mat4 u_view;
-uniform vec4 u_intr;
 uniform vec2 u_size;
-uniform float u_scale2;
-uniform float u_mode;
-uniform vec2 u_depth;
 varying vec4 v_color;
 varying vec2 v_pos;
 void main() {
-    vec4 t = u_view * vec4(a_center, 1.0);
+    vec2 p = a_mean2d + a_corner.x * a_axes.xy + a_corner.y * a_axes.zw;
+    gl_Position = vec4(2.0 * p.x / u_size.x - 1.0, 1.0 - 2.0 * p.y / u_size.y, 0.0, 1.0);
     float o = a_color.a;
-    if (t.z <= 0.2 || o < 1.0 / 255.0) { gl_Position = vec4(0.0, 0.0, 2.0, 1.0); return; }
-    mat3 S = mat3(a_cov_a.x, a_cov_a.y, a_cov_a.z,
-                  a_cov_a.y, a_cov_b.x, a_cov_b.y,
-                  a_cov_a.z, a_cov_b.y, a_cov_b.z) * u_scale2;
-    float fx = u_intr.x, fy = u_intr.y;
-    float limx = 1.3 * 0.5 * u_size.x / fx, limy = 1.3 * 0.5 * u_size.y / fy;
-    float tx = clamp(t.x / t.z, -limx, limx) * t.z;
-    float ty = clamp(t.y / t.z, -limy, limy) * t.z;
-    // GLSL is column-major: these are the columns of J = [[fx/z, 0, -fx tx/z^2], [0, fy/z, -fy ty/z^2], [0, 0, 0]]
-    mat3 J = mat3(fx / t.z, 0.0, 0.0,
-                  0.0, fy / t.z, 0.0,
-                  -fx * tx / (t.z * t.z), -fy * ty / (t.z * t.z), 0.0);
-    mat3 W = mat3(u_view);
-    mat3 T = J * W;
-    mat3 cov = T * S * transpose(T);
-    float a = cov[0][0] + 0.3, b = cov[0][1], c = cov[1][1] + 0.3;
-    float mid = 0.5 * (a + c);
-    float det = a * c - b * b;
-    float d = sqrt(max(mid * mid - det, 0.0));
-    float l1 = mid + d, l2 = max(mid - d, 1e-6);
-    vec2 e1 = abs(b) > 1e-9 ? normalize(vec2(b, l1 - a)) : (a >= c ? vec2(1.0, 0.0) : vec2(0.0, 1.0));
-    vec2 e2 = vec2(-e1.y, e1.x);
-    float r = sqrt(2.0 * log(255.0 * o));
-    vec2 off = a_corner.x * r * sqrt(l1) * e1 + a_corner.y * r * sqrt(l2) * e2;
-    float u = fx * t.x / t.z + u_intr.z + off.x;
-    float v = fy * t.y / t.z + u_intr.w + off.y;
-    gl_Position = vec4(2.0 * u / u_size.x - 1.0, 1.0 - 2.0 * v / u_size.y, 0.0, 1.0);
-    v_pos = a_corner * r;
-    vec3 rgb = a_color.rgb;
-    if (u_mode > 0.5 && u_mode < 1.5) {
-        float s = clamp((t.z - u_depth.x) / max(u_depth.y - u_depth.x, 1e-6), 0.0, 1.0);
-        rgb = vec3(1.0 - s, 0.35 + 0.4 * (1.0 - abs(2.0 * s - 1.0)), s);
-    } else if (u_mode > 1.5) {
-        rgb = vec3(1.0);
-    }
-    v_color = vec4(rgb, o);
+    v_pos = a_corner * sqrt(2.0 * log(max(255.0 * o, 1.0)));
+    v_color = a_color;
 }
 """
 
@@ -91,59 +52,73 @@ void main() {
 """
 
 MODES = {"rgb": 0.0, "depth": 1.0, "alpha": 2.0}
+
+
+def _enable_instancing() -> bool:
+    """Give vispy's ctypes GL backend the two GL 3.3 entry points it uses for instanced drawing.
+
+    vispy only looks them up in its PyOpenGL backend; the library it already loaded (Mesa, NVIDIA, …)
+    exports them, so bind them here with ctypes instead of adding PyOpenGL as a dependency.
+    """
+    import ctypes
+
+    from vispy.gloo import gl
+    from vispy.gloo.gl import gl2
+
+    if hasattr(gl, "glDrawElementsInstanced") and hasattr(gl, "glVertexAttribDivisor"):
+        return True
+    lib = getattr(gl2, "_lib", None)
+    try:
+        divisor, draw = lib.glVertexAttribDivisor, lib.glDrawElementsInstanced
+    except AttributeError:
+        return False
+    divisor.argtypes, divisor.restype = [ctypes.c_uint, ctypes.c_uint], None
+    draw.argtypes, draw.restype = [ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p, ctypes.c_int], None
+    gl.glVertexAttribDivisor = lambda index, d: divisor(int(index), int(d))
+    gl.glDrawElementsInstanced = lambda mode, count, kind, offset, n: draw(int(mode), int(count), int(kind), offset, int(n))
+    return True
+
+
+INSTANCING = _enable_instancing()
 _CORNERS = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float32)
 
 
 class SplatVisual(Visual):
-    """N splats as 4-vertex quads; the index buffer is the draw order (rebuilt per sort)."""
+    """Screen-space splats as instanced quads (4 shared corners, one instance per splat), drawn in instance order.
+
+    llvmpipe runs vertex shaders on one thread, so the projection (the EWA covariance, eigen-axes, culling)
+    is done per frame with numpy in the sort worker (:func:`engines.splatting.viewer.screen_splats`) and the
+    vertex shader only places the quad's corners; the fragment shader evaluates α.
+    """
 
     def __init__(self):
         Visual.__init__(self, vcode=VERT, fcode=FRAG)
         self._draw_mode = "triangles"
         self.set_gl_state(blend=True, blend_func=("one", "one_minus_src_alpha"), depth_test=False, cull_face=False)
-        self._index_buffer = gloo.IndexBuffer(np.zeros(0, np.uint32))
-        self.n = 0
+        self._index_buffer = gloo.IndexBuffer(np.array([0, 1, 2, 0, 2, 3], np.uint32))
+        self.shared_program["a_corner"] = gloo.VertexBuffer(_CORNERS)
+        self.shared_program["u_size"] = (100.0, 100.0)
         self.drawn = 0
-        self._color_vbo = None
-        self._opacity = None
-        self.set_uniforms(np.eye(4), (100.0, 100.0, 50.0, 50.0), (100, 100), 1.0, "rgb", (0.1, 10.0))
+        self._buffers = {}
 
-    def set_splats(self, arrays: dict) -> None:
-        n = len(arrays["center"])
-        self.n = n
+    def set_frame(self, frame, size) -> None:
+        """Upload one frame's screen splats (back to front) for a viewport of ``size`` pixels."""
+        self.shared_program["u_size"] = (float(size[0]), float(size[1]))
+        self.drawn = len(frame.mean2d)
+        if self.drawn:
+            self._upload("a_mean2d", frame.mean2d)
+            self._upload("a_axes", frame.axes)
+            self._upload("a_color", frame.rgba)
 
-        def quad(a):
-            return np.ascontiguousarray(np.repeat(a.astype(np.float32), 4, axis=0))
-
-        p = self.shared_program
-        p["a_center"] = gloo.VertexBuffer(quad(arrays["center"]))
-        p["a_cov_a"] = gloo.VertexBuffer(quad(arrays["cov_a"]))
-        p["a_cov_b"] = gloo.VertexBuffer(quad(arrays["cov_b"]))
-        p["a_corner"] = gloo.VertexBuffer(np.ascontiguousarray(np.tile(_CORNERS, (n, 1))))
-        self._opacity = arrays["opacity"].astype(np.float32)
-        self._color_vbo = gloo.VertexBuffer(quad(np.c_[np.full((n, 3), 0.5, np.float32), self._opacity]))
-        p["a_color"] = self._color_vbo
-        self._index_buffer = gloo.IndexBuffer(np.zeros(0, np.uint32))
-        self.drawn = 0
-
-    def set_colors(self, rgb: np.ndarray) -> None:
-        self._color_vbo.set_data(np.ascontiguousarray(np.repeat(np.c_[rgb.astype(np.float32), self._opacity], 4, axis=0)))
-
-    def set_order(self, order: np.ndarray) -> None:
-        """Back-to-front splat indices → two triangles per splat."""
-        base = (order.astype(np.uint32) * 4)[:, None]
-        idx = (base + np.array([0, 1, 2, 0, 2, 3], np.uint32)[None, :]).reshape(-1)
-        self._index_buffer.set_data(np.ascontiguousarray(idx))
-        self.drawn = len(order)
-
-    def set_uniforms(self, viewmat, intr, size, scale, mode, depth_range) -> None:
-        p = self.shared_program
-        p["u_view"] = np.asarray(viewmat, np.float32).T.copy()  # numpy row-major → GLSL column-major
-        p["u_intr"] = tuple(float(v) for v in intr)
-        p["u_size"] = (float(size[0]), float(size[1]))
-        p["u_scale2"] = float(scale) ** 2
-        p["u_mode"] = MODES[mode]
-        p["u_depth"] = tuple(float(v) for v in depth_range)
+    def _upload(self, name: str, data: np.ndarray) -> None:
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        buf = self._buffers.get(name)
+        if buf is None or buf.size != len(data):
+            buf = gloo.VertexBuffer(data, divisor=1)
+            self._buffers[name] = buf
+            self.shared_program[name] = buf
+        else:
+            buf.set_data(data)
 
     def _prepare_transforms(self, view):
         pass
@@ -159,9 +134,9 @@ Splats = scene.visuals.create_visual_node(SplatVisual)
 
 
 class SortWorker(QThread):
-    """Sorts for the newest requested view in its own thread; older requests are dropped."""
+    """Sorts (with S² reuse) and projects for the newest requested view in its own thread; older requests are dropped."""
 
-    sorted = Signal(object, object, object)  # SortResult, Camera, the ViewSorter that made it
+    sorted = Signal(object, object, object)  # ScreenSplats, Camera, the ViewSorter that made it
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -192,7 +167,7 @@ class SortWorker(QThread):
             sorter = self.sorter
             if sorter is None:
                 continue
-            res = sorter.sort(cam, **params)
+            res = sorter.frame(cam, **params)
             self.sorted.emit(res, cam, sorter)
 
 
@@ -205,7 +180,7 @@ class SplatCanvas(QObject):
         self.splats = Splats(parent=self.canvas.scene)
         self.splats.order = 0
         self.overlay = scene.visuals.Text("", parent=self.canvas.scene, color="#f0f0f0", font_size=8, anchor_x="left",
-                                          anchor_y="top", pos=(8, 8))
+                                          anchor_y="bottom", pos=(8, 18))
         self.overlay.order = 1
         self.frame_times: deque[float] = deque(maxlen=40)
         self.canvas.events.draw.connect(self._on_draw, position="last")
