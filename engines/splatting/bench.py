@@ -28,9 +28,9 @@ def _settings(quick: bool) -> list[dict]:
     if quick:
         return [dict(method="s2"), dict(method="rc", rc_k=4, rc_pos_step=0.5), dict(method="s2+rc", rc_k=4, rc_pos_step=0.5)]
     out = [dict(method="s2", s2_share="order"), dict(method="s2", s2_share="lists", s2_margin_px=2.0)]
-    for k, step in ((2, 0.5), (4, 0.5), (4, 0.25), (8, 0.5), (8, 0.25)):
+    for k, step in ((2, 0.5), (4, 0.5), (4, 0.25), (8, 0.5)):
         out.append(dict(method="rc", rc_k=k, rc_pos_step=step))
-    for k, step in ((4, 0.5), (4, 0.25), (8, 0.5), (4, 1.0)):
+    for k, step in ((3, 0.35), (4, 0.25), (4, 0.5), (4, 0.75), (4, 1.0), (5, 0.5), (6, 0.75)):
         out.append(dict(method="s2+rc", rc_k=k, rc_pos_step=step))
     out.append(dict(method="s2+rc", rc_k=4, rc_pos_step=0.5, rc_pos_of="first"))
     out.append(dict(method="s2+rc", rc_k=4, rc_pos_step=0.5, rc_lifetime=0))

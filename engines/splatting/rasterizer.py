@@ -432,8 +432,9 @@ def blend_step(units: Units, ptr: torch.Tensor, L: int, state: PixelState, proj:
         # colour, depth and Σw in one matmul: w (B, m, L) @ [r, g, b, z, 1] (B, L, 5)
         feats = torch.cat([proj.colors[rows], proj.depth[rows][:, :, None], torch.ones_like(ux)[:, :, None]], 2)
         acc = torch.bmm(w, feats)
-        state.C[pix] = state.C[pix] + T0[:, :, None] * acc[:, :, :3]
-        state.D[pix] = state.D[pix] + T0 * acc[:, :, 3]
+        flat = pix.reshape(-1)
+        state.C.index_add_(0, flat, (T0[:, :, None] * acc[:, :, :3]).reshape(-1, 3))
+        state.D.index_add_(0, flat, (T0 * acc[:, :, 3]).reshape(-1))
         if lead_k:
             nc = state.ncontrib[pix]
             in_lead = (nc < lead_k) & ~done
