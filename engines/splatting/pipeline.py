@@ -30,6 +30,7 @@ from .rasterizer import (
     Frame,
     GaussianTensors,
     Layout,
+    Projected,
     StageClock,
     TileLists,
     bin_pairs,
@@ -43,6 +44,23 @@ from .rasterizer import (
     sort_pairs,
     to_image,
 )
+
+
+def _select(p: Projected, rows: torch.Tensor) -> Projected:
+    return Projected(p.ids[rows], p.means2d[rows], p.conic[rows], p.depth[rows], p.radius[rows], p.rect[rows], p.log_opacity[rows])
+
+
+def _narrowed(p: Projected, layout: Layout) -> Projected:
+    """The same Gaussians with tile rectangles for margin 0 (as :func:`project` computes them); empty ones dropped."""
+    u, v, r = p.means2d[:, 0], p.means2d[:, 1], p.radius
+    x0 = torch.floor((u - r) / TILE).clamp(0, layout.gx)
+    x1 = (torch.floor((u + r) / TILE) + 1).clamp(0, layout.gx)
+    y0 = torch.floor((v - r) / TILE).clamp(0, layout.gy)
+    y1 = (torch.floor((v + r) / TILE) + 1).clamp(0, layout.gy)
+    keep = torch.nonzero((x1 > x0) & (y1 > y0)).squeeze(1)
+    p = _select(p, keep)
+    p.rect = torch.stack([x0, y0, x1, y1], 1).long()[keep]
+    return p
 
 
 class SortShare:
@@ -118,11 +136,13 @@ class Renderer:
                 s2.lists = sort_pairs(tiles, rows, ref.depth, layout.gx, layout.gy)
                 s2.ids = ref.ids
             else:
-                s2.ids = ref.ids[torch.argsort(ref.depth)]
+                by_depth = torch.argsort(ref.depth)
+                s2.ids = ref.ids[by_depth]
             clock.lap("sort")
             s2.ref, s2.age = cam, 0
-            s2.rect_of = torch.zeros((g.n, 4), dtype=torch.long, device=g.means.device)
-            s2.rect_of[ref.ids] = ref.rect
+            if cfg.s2_guard == "strict":
+                s2.rect_of = torch.zeros((g.n, 4), dtype=torch.long, device=g.means.device)
+                s2.rect_of[ref.ids] = ref.rect
             s2.sorts += 1
         info["s2_resort"] = reason
         s2.age += 1
@@ -133,7 +153,10 @@ class Renderer:
             clock.lap("shade")
             return proj, s2.lists
         # order sharing: visible rows stay in the reference depth order, so grouping by tile is all the sorting left
-        proj = project(g, cam, cfg.near, ids=s2.ids)
+        if reason:  # the reference projection is this frame's too, but for the widened footprints: narrow them again
+            proj = _narrowed(_select(ref, by_depth), layout)
+        else:
+            proj = project(g, cam, cfg.near, ids=s2.ids)
         clock.lap("project")
         shade(g, proj, cam)
         clock.lap("shade")
