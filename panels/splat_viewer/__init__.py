@@ -159,7 +159,7 @@ class SplatViewerPanel(Panel):
         self.ms_plot = pg.PlotWidget(title="ms per frame along the path")
         self.ms_plot.setLabel("bottom", "frame")
         self.ms_plot.setLabel("left", "ms")
-        self.ms_plot.addLegend(offset=(5, 5))
+        self.ms_plot.addLegend(offset=(-5, 5))
         self.exact_curve = self.ms_plot.plot([], pen=pg.mkPen(EXACT_COLOR, width=2), symbol="o", symbolSize=6,
                                              symbolBrush=EXACT_COLOR, name="exact")
         self.method_curve = self.ms_plot.plot([], pen=pg.mkPen(METHOD_COLOR, width=2), symbol="s", symbolSize=6,
