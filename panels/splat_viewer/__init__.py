@@ -259,8 +259,10 @@ class SplatViewerPanel(Panel):
         if self._orbit is None:
             return
         cam = self.current_camera()
+        deg = min(self._safe_config().sh_degree, self._scene.sh_degree)
+        if deg != self._sorter.sh_degree:  # SH degree from the form applies to the viewport at once
+            self._sorter.set_sh_degree(deg)
         if sort_now:  # first frame of a scene: computed here (milliseconds) so the viewport is never empty
-            self._sorter.set_sh_degree(self._safe_config().sh_degree)
             self._on_frame(self._sorter.frame(cam, **self._frame_params(s2=False)), cam, self._sorter)
         else:
             self.worker.request(cam, self._frame_params())
