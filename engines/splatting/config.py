@@ -40,7 +40,8 @@ class Config(ConfigBase):
     near: float = param(0.2, "Near plane: Gaussians with camera-space depth at or below it are culled (3DGS uses 0.2)", unit="scene units",
                         lo=0.0, lo_open=True, hi=100.0, group="Renderer")
     background: float = param(0.0, "Grey level behind the Gaussians (added with the final transmittance)", lo=0.0, hi=1.0, group="Renderer")
-    chunk_gaussians: int = param(16, "Smallest number of a tile's Gaussians blended per vectorised step (steps grow as tiles finish)",
+    chunk_gaussians: int = param(16, "Gaussians of each tile blended in the first vectorised round; the count doubles each round within "
+                                 "pair_budget",
                                  lo=4, hi=4096, group="Renderer")
     pair_budget: int = param(4_000_000, "Memory bound: pixel-Gaussian evaluations held at once in one blending step",
                              lo=65536, hi=500_000_000, group="Renderer", gui=False)
