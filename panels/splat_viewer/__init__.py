@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -191,7 +192,11 @@ class SplatViewerPanel(Panel):
         self.worker = SortWorker()
         self.worker.sorted.connect(self._on_frame)
         self.worker.start()
-        self.destroyed.connect(lambda *_: None)
+        app = QApplication.instance()
+        if app is not None:  # the sort thread never outlives the application
+            app.aboutToQuit.connect(self.worker.stop)
+        worker = self.worker
+        self.destroyed.connect(lambda *_: worker.stop())  # a panel deleted without closing stops its sort thread too
         self.scene_loaded.connect(self._on_scene_loaded)
         self._overlay_timer = QTimer(self)
         self._overlay_timer.setInterval(500)

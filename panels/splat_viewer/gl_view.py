@@ -8,6 +8,7 @@ to the radius where α reaches 1/255, in its eigenbasis; the fragment shader eva
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -17,7 +18,7 @@ import vispy
 
 vispy.use(app="pyside6")
 
-from PySide6.QtCore import QObject, QThread, Signal  # noqa: E402
+from PySide6.QtCore import QObject, Signal  # noqa: E402
 from vispy import gloo, scene  # noqa: E402
 from vispy.visuals import Visual  # noqa: E402
 
@@ -133,8 +134,12 @@ class SplatVisual(Visual):
 Splats = scene.visuals.create_visual_node(SplatVisual)
 
 
-class SortWorker(QThread):
-    """Sorts (with S² reuse) and projects for the newest requested view in its own thread; older requests are dropped."""
+class SortWorker(QObject):
+    """Sorts (with S² reuse) and projects for the newest requested view in a daemon thread; older requests are dropped.
+
+    A plain daemon thread rather than a QThread: it never holds up the application's exit, and its results
+    reach the GUI thread through a queued signal.
+    """
 
     sorted = Signal(object, object, object)  # ScreenSplats, Camera, the ViewSorter that made it
 
@@ -144,6 +149,10 @@ class SortWorker(QThread):
         self._request = None
         self._quit = False
         self.sorter: ViewSorter | None = None
+        self._thread = threading.Thread(target=self.run, name="splat-sort", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
 
     def request(self, cam: Camera, params: dict) -> None:
         with self._cv:
@@ -154,7 +163,8 @@ class SortWorker(QThread):
         with self._cv:
             self._quit = True
             self._cv.notify()
-        self.wait(2000)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(2.0)
 
     def run(self) -> None:
         while True:
@@ -167,7 +177,11 @@ class SortWorker(QThread):
             sorter = self.sorter
             if sorter is None:
                 continue
-            res = sorter.frame(cam, **params)
+            try:
+                res = sorter.frame(cam, **params)
+            except Exception:  # a failed frame is logged and skipped; the next request tries again
+                logging.getLogger("workbench.panels").exception("splat viewer: frame failed")
+                continue
             self.sorted.emit(res, cam, sorter)
 
 
