@@ -128,6 +128,8 @@ class Result(ResultBase):
     depth_exact: np.ndarray
     alpha_exact: np.ndarray
     hitmap: np.ndarray  # 0 exact (finished before k), 1 cache hit, 2 shared in frame, 3 computed
+    exact_evals: np.ndarray | None = None  # (frames,) pixel–Gaussian exponent evaluations (machine-independent work)
+    method_evals: np.ndarray | None = None
     camera_pose: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -161,7 +163,8 @@ class Result(ResultBase):
             cols[f"exact_{s}_ms"] = self.exact_stage_ms[:n, i]
         for i, s in enumerate(STAGES):
             cols[f"method_{s}_ms"] = self.method_stage_ms[:n, i]
-        cols.update(psnr_db=np.minimum(self._done(self.psnr_db), 100.0), ssim=self._done(self.ssim), rc_hit_rate=self._done(self.hit_rate),
+        cols.update(exact_evaluations=self._done(self.exact_evals), method_evaluations=self._done(self.method_evals),
+                    psnr_db=np.minimum(self._done(self.psnr_db), 100.0), ssim=self._done(self.ssim), rc_hit_rate=self._done(self.hit_rate),
                     work_skipped=self._done(self.work_skipped), s2_sorted=self._done(self.resorted))
         return {"frames": cols}
 
@@ -197,7 +200,7 @@ def _empty_result(cfg: Config, scene: Scene, dev: torch.device, frames: int) -> 
     z = np.zeros(frames)
     return Result(cfg.to_dict(), scene.name, scene.n, W, H, str(dev), 0, z.copy(), z.copy(), np.zeros((frames, 5)), np.zeros((frames, 5)),
                   z.copy(), z.copy(), z.copy(), z.copy(), z.copy(), np.zeros((H, W, 3), np.float32), np.zeros((H, W, 3), np.float32),
-                  np.zeros((H, W), np.float32), np.zeros((H, W), np.float32), np.zeros((H, W), np.uint8))
+                  np.zeros((H, W), np.float32), np.zeros((H, W), np.float32), np.zeros((H, W), np.uint8), z.copy(), z.copy())
 
 
 def stream(config: Config | None = None, device: str = "auto", scene: Scene | None = None) -> Iterator[Snapshot[Result]]:
@@ -229,6 +232,7 @@ def stream(config: Config | None = None, device: str = "auto", scene: Scene | No
         cand = fm.info.get("rc_candidates", 0)
         res.hit_rate[i] = (fm.info.get("rc_hits", 0) + fm.info.get("rc_shared", 0)) / cand if cand else 0.0
         res.work_skipped[i] = 1.0 - fm.evaluations / max(fe.evaluations, 1)
+        res.exact_evals[i], res.method_evals[i] = fe.evaluations, fm.evaluations
         res.resorted[i] = 1.0 if fm.info.get("s2_resort") else 0.0
         res.rgb_exact, res.rgb_method, res.depth_exact, res.alpha_exact = fe.rgb, fm.rgb, fe.depth, fe.alpha
         res.hitmap = fm.hitmap if fm.hitmap is not None else np.zeros(fe.alpha.shape, np.uint8)

@@ -157,9 +157,11 @@ class SplatViewerPanel(Panel):
         plots = QWidget()
         ph = QHBoxLayout(plots)
         ph.setContentsMargins(0, 0, 0, 0)
-        self.ms_plot = pg.PlotWidget(title="ms per frame along the path")
+        self.ms_plot = pg.PlotWidget(title="blending work per frame (pixel–Gaussian evaluations)")
+        self.ms_plot.setToolTip("Exponent evaluations the blender computed per frame: machine-independent work; the "
+                                "milliseconds are in the summary above")
         self.ms_plot.setLabel("bottom", "frame")
-        self.ms_plot.setLabel("left", "ms")
+        self.ms_plot.setLabel("left", "million evaluations")
         self.ms_plot.addLegend(offset=(-5, 5))
         self.exact_curve = self.ms_plot.plot([], pen=pg.mkPen(EXACT_COLOR, width=2), symbol="o", symbolSize=6,
                                              symbolBrush=EXACT_COLOR, name="exact")
@@ -168,6 +170,8 @@ class SplatViewerPanel(Panel):
         self.psnr_plot = pg.PlotWidget(title="PSNR of the method against exact")
         self.psnr_plot.setLabel("bottom", "frame")
         self.psnr_plot.setLabel("left", "dB")
+        for plot in (self.ms_plot, self.psnr_plot):
+            plot.getAxis("bottom").setTickSpacing(1, 1)
         self.psnr_curve = self.psnr_plot.plot([], pen=pg.mkPen(METHOD_COLOR, width=2), symbol="s", symbolSize=6, symbolBrush=METHOD_COLOR)
         self.psnr_plot.addItem(pg.InfiniteLine(pos=35.0, angle=0, pen=pg.mkPen(TARGET_COLOR, width=1, style=Qt.PenStyle.DashLine),
                                                label="35 dB target", labelOpts=dict(color=TARGET_COLOR, position=0.15)))
@@ -357,8 +361,9 @@ class SplatViewerPanel(Panel):
         self._result = r
         n = r.frames_done
         x = np.arange(n)
-        self.exact_curve.setData(x, r.exact_ms[:n])
-        self.method_curve.setData(x, r.method_ms[:n])
+        self.exact_curve.setData(x, r.exact_evals[:n] / 1e6)
+        self.method_curve.setData(x, r.method_evals[:n] / 1e6)
+        self.ms_plot.setYRange(0, 1.1 * max(r.exact_evals[:n].max(), r.method_evals[:n].max(), 1.0) / 1e6, padding=0)
         self.psnr_curve.setData(x, np.minimum(r.psnr_db[:n], 100.0))
         self.method_curve.opts["name"] = r.config["method"]
         self._draw_engine_image()
