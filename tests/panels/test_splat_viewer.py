@@ -95,3 +95,19 @@ def test_open_file_loads_a_ply(panel, qtbot, tmp_path):
     qtbot.waitUntil(lambda: panel._scene is not None and panel._scene.name == "small", timeout=20_000)
     qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
     assert panel.result.scene == "small"
+
+
+def test_visible_text_is_deterministic_and_close_joins_the_sort_thread(panel, qtbot):
+    # screenshots compare pixels: before the user moves the view the overlay carries no timings, and the summary
+    # shows evaluation counts and ratios, with the wall-clock milliseconds in its tooltip only
+    panel.run_blocking(panel.config().replace(width=64, height=40, frames=2))
+    panel._update_overlay()
+    text = panel.gl.overlay.text
+    assert "splats" in text and "S²" in text and "ms" not in text and "fps" not in text
+    assert "ms/frame" not in panel.summary.text() and "evaluations" in panel.summary.text()
+    assert "ms/frame" in panel.summary.toolTip()
+    panel.mark_interaction()
+    panel._update_overlay()
+    assert "ms" in panel.gl.overlay.text
+    panel.close()
+    assert not panel.worker._thread.is_alive()
