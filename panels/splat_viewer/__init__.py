@@ -38,13 +38,16 @@ from engines.splatting.evaluate import default_camera, load_config_scene, path_c
 from engines.splatting.viewer import OrbitControl, ViewSorter, pick_depth
 from panels.base import Panel
 
-from .gl_view import SortWorker, SplatCanvas
+from .gl_view import SortWorker, SplatCanvas, viewer_frame
 
 EXACT_COLOR = "#555555"
 METHOD_COLOR = "#d95f02"
 TARGET_COLOR = "#1b9e77"
 HIT_COLORS = {1: (46, 204, 64), 2: (0, 116, 217), 3: (255, 65, 54)}  # cache hit, shared in frame, computed
 VIEW_MODES = ("split", "difference", "method", "exact")
+MOVING_SCALES = {"full": 1.0, "1/2": 0.5, "1/3": 1 / 3, "1/4": 0.25}  # viewport resolution while the camera moves
+REST_MS = 200  # the camera counts as stopped this long after the last move: full resolution again
+DEFAULT_MAX_RADIUS = 256  # px; a viewer approximation (see the control's tooltip)
 log = logging.getLogger("workbench.panels")
 
 
@@ -109,6 +112,26 @@ class SplatViewerPanel(Panel):
             row.addWidget(w)
         row.addStretch(1)
         lv.addLayout(row)
+        row3 = QHBoxLayout()
+        self.moving_box = QComboBox()
+        self.moving_box.addItems(list(MOVING_SCALES))
+        self.moving_box.setCurrentText("1/2")
+        self.moving_box.setToolTip("Resolution the viewport draws at while the camera moves (upscaled); full resolution "
+                                   f"{REST_MS} ms after it stops. Software GL is fill-bound, so ½ draws about 4× fewer pixels")
+        self.radius_box = QSpinBox()
+        self.radius_box.setRange(0, 4096)
+        self.radius_box.setSingleStep(16)
+        self.radius_box.setValue(DEFAULT_MAX_RADIUS)
+        self.radius_box.setSuffix(" px")
+        self.radius_box.setSpecialValueText("off")
+        self.radius_box.setToolTip("Viewer approximation: splats whose screen-space half-axis exceeds this many pixels are "
+                                   "shrunk to it (as real-time viewers clamp splat size), which saves fill on scenes with "
+                                   "huge floaters. The torch engine's frames are always exact. 0 = off")
+        self.radius_box.valueChanged.connect(lambda _: self._update_view())
+        for w in (QLabel("while moving"), self.moving_box, QLabel("max splat radius"), self.radius_box):
+            row3.addWidget(w)
+        row3.addStretch(1)
+        lv.addLayout(row3)
         top.addWidget(left)
 
         # engine view
@@ -209,6 +232,10 @@ class SplatViewerPanel(Panel):
         self._overlay_timer.setInterval(500)
         self._overlay_timer.timeout.connect(self._update_overlay)
         self._overlay_timer.start()
+        self._rest_timer = QTimer(self)
+        self._rest_timer.setSingleShot(True)
+        self._rest_timer.setInterval(REST_MS)
+        self._rest_timer.timeout.connect(self._at_rest)
         c = self.gl.canvas
         c.events.mouse_move.connect(self._on_mouse_move)
         c.events.mouse_press.connect(self._on_mouse_press)
@@ -275,13 +302,14 @@ class SplatViewerPanel(Panel):
         if deg != self._sorter.sh_degree:  # SH degree from the form applies to the viewport at once
             self._sorter.set_sh_degree(deg)
         if sort_now:  # first frame of a scene: computed here (milliseconds) so the viewport is never empty
-            self._on_frame(self._sorter.frame(cam, **self._frame_params(s2=False)), cam, self._sorter)
+            self._on_frame(viewer_frame(self._sorter, cam, self._frame_params(s2=False)), cam, self._sorter)
         else:
             self.worker.request(cam, self._frame_params())
 
     def _frame_params(self, s2: bool | None = None) -> dict:
         return dict(s2=self.s2_box.isChecked() if s2 is None else s2, window=self.s2_window.value(),
-                    splat_scale=self._safe_config().splat_scale, mode=self.mode_box.currentText())
+                    splat_scale=self._safe_config().splat_scale, mode=self.mode_box.currentText(),
+                    max_radius=float(self.radius_box.value()))
 
     def _safe_config(self):
         try:
@@ -330,6 +358,17 @@ class SplatViewerPanel(Panel):
         """The user moved the view: from now on the overlay shows fps and timings."""
         self._interacted = True
 
+    def camera_moved(self) -> None:
+        """Draw at the reduced "while moving" resolution until the camera has been still for REST_MS, then at full."""
+        self.mark_interaction()
+        self.gl.splats.scale = MOVING_SCALES.get(self.moving_box.currentText(), 1.0)
+        self._rest_timer.start()
+        self._update_view()
+
+    def _at_rest(self) -> None:
+        self.gl.splats.scale = 1.0
+        self.gl.canvas.update()
+
     def _on_mouse_press(self, event) -> None:
         self.mark_interaction()
         self._drag_last = np.asarray(event.pos[:2], float)
@@ -344,12 +383,12 @@ class SplatViewerPanel(Panel):
             self._orbit.look(0.25 * dx, 0.25 * dy)
         else:
             self._orbit.orbit(-0.4 * dx, 0.3 * dy)
-        self._update_view()
+        self.camera_moved()
 
     def _on_wheel(self, event) -> None:
         self.mark_interaction()
         self._orbit.zoom(0.9 ** float(event.delta[1]))
-        self._update_view()
+        self.camera_moved()
 
     def _on_double_click(self, event) -> None:
         p = pick_depth(self._scene, self.current_camera(), *event.pos[:2])
@@ -370,7 +409,7 @@ class SplatViewerPanel(Panel):
         if name in moves:
             self.mark_interaction()
             self._orbit.fly(*moves[name])
-            self._update_view()
+            self.camera_moved()
 
     # ---- engine results ----------------------------------------------------------------------------------
     def show_snapshot(self, snap) -> None:
@@ -501,7 +540,7 @@ class SplatViewerPanel(Panel):
         w, h = self.gl.canvas.size
         written = []
         for i, cam in enumerate(path_cameras(cfg.replace(width=int(w), height=int(h)), self._scene)):
-            self._on_frame(self._sorter.frame(cam, **self._frame_params(s2=False)), cam, self._sorter)
+            self._on_frame(viewer_frame(self._sorter, cam, self._frame_params(s2=False)), cam, self._sorter)
             p = out / f"frame_{i:04d}.png"
             _save_rgb(p, self.gl.render_image())
             written.append(p)

@@ -54,6 +54,47 @@ void main() {
 
 MODES = {"rgb": 0.0, "depth": 1.0, "alpha": 2.0}
 
+BLIT_VERT = """
+attribute vec2 a_pos;
+varying vec2 v_uv;
+void main() {
+    v_uv = 0.5 * (a_pos + 1.0);
+    gl_Position = vec4(a_pos, 0.0, 1.0);
+}
+"""
+
+BLIT_FRAG = """
+uniform sampler2D u_tex;
+varying vec2 v_uv;
+void main() {
+    gl_FragColor = texture2D(u_tex, v_uv);
+}
+"""
+
+
+def clamp_radius(frame, max_radius: float):
+    """Shrink every splat whose longer half-axis exceeds ``max_radius`` pixels (both axes by the same factor).
+
+    A viewer approximation, as real-time splat viewers clamp screen size: the ellipse keeps its shape and
+    opacity but covers fewer pixels. The torch engine never does this.
+    """
+    if not max_radius or max_radius <= 0 or not len(frame.axes):
+        return frame
+    ext = np.sqrt(np.maximum((frame.axes[:, :2] ** 2).sum(1), (frame.axes[:, 2:] ** 2).sum(1)))
+    big = ext > max_radius
+    if big.any():
+        axes = frame.axes.copy()
+        axes[big] *= (max_radius / ext[big])[:, None].astype(np.float32)
+        frame.axes = axes
+    return frame
+
+
+def viewer_frame(sorter: ViewSorter, cam: Camera, params: dict):
+    """One frame from ``sorter`` with the viewer-only options applied (``max_radius``: :func:`clamp_radius`)."""
+    params = dict(params)
+    max_radius = params.pop("max_radius", 0.0)
+    return clamp_radius(sorter.frame(cam, **params), max_radius)
+
 
 def _enable_instancing() -> bool:
     """Give vispy's ctypes GL backend the two GL 3.3 entry points it uses for instanced drawing.
@@ -101,6 +142,11 @@ class SplatVisual(Visual):
         self.shared_program["u_size"] = (100.0, 100.0)
         self.drawn = 0
         self._buffers = {}
+        self.scale = 1.0  # < 1: draw into an offscreen target of that fraction of the viewport and upscale (while moving)
+        self.target_size = (100, 100)  # the canvas's physical size, set by SplatCanvas before each draw
+        self._fbo = None
+        self._blit = gloo.Program(BLIT_VERT, BLIT_FRAG)
+        self._blit["a_pos"] = gloo.VertexBuffer(np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], np.float32))
 
     def set_frame(self, frame, size) -> None:
         """Upload one frame's screen splats (back to front) for a viewport of ``size`` pixels."""
@@ -120,6 +166,25 @@ class SplatVisual(Visual):
             self.shared_program[name] = buf
         else:
             buf.set_data(data)
+
+    def draw(self):
+        """At scale 1 straight into the canvas; below 1 into a smaller texture (fewer fragments) drawn over the viewport."""
+        if self.scale >= 1.0 or not self.drawn or not self.visible:
+            return Visual.draw(self)
+        W, H = self.target_size
+        w, h = max(1, int(round(W * self.scale))), max(1, int(round(H * self.scale)))
+        if self._fbo is None or self._fbo.color_buffer.shape[:2] != (h, w):
+            tex = gloo.Texture2D((h, w, 4), format="rgba", interpolation="linear")
+            self._fbo = gloo.FrameBuffer(color=tex)
+            self._blit["u_tex"] = tex
+        with self._fbo:
+            gloo.set_viewport(0, 0, w, h)
+            gloo.set_clear_color((0.0, 0.0, 0.0, 0.0))
+            gloo.clear(color=True)
+            Visual.draw(self)
+        gloo.set_viewport(0, 0, W, H)
+        # the texture holds premultiplied colour: the same "over" blend puts it on the background
+        self._blit.draw("triangle_strip")
 
     def _prepare_transforms(self, view):
         pass
@@ -178,7 +243,7 @@ class SortWorker(QObject):
             if sorter is None:
                 continue
             try:
-                res = sorter.frame(cam, **params)
+                res = viewer_frame(sorter, cam, params)
             except Exception:  # a failed frame is logged and skipped; the next request tries again
                 logging.getLogger("workbench.panels").exception("splat viewer: frame failed")
                 continue
@@ -199,6 +264,11 @@ class SplatCanvas(QObject):
         self.frame_times: deque[float] = deque(maxlen=40)
         self.canvas.events.draw.connect(self._on_draw, position="last")
 
+        self.canvas.events.draw.connect(self._before_draw, position="first")
+
+    def _before_draw(self, _event) -> None:
+        self.splats.target_size = tuple(int(v) for v in self.canvas.physical_size)
+
     def _on_draw(self, _event) -> None:
         self.frame_times.append(time.perf_counter())
 
@@ -210,8 +280,8 @@ class SplatCanvas(QObject):
 
     def render_image(self) -> np.ndarray:
         """The framebuffer as RGB floats in [0, 1] (overlay hidden)."""
-        vis = self.overlay.visible
-        self.overlay.visible = False
+        vis, scale = self.overlay.visible, self.splats.scale
+        self.overlay.visible, self.splats.scale = False, 1.0
         img = self.canvas.render(alpha=False)
-        self.overlay.visible = vis
+        self.overlay.visible, self.splats.scale = vis, scale
         return img[..., :3].astype(np.float32) / 255.0

@@ -111,3 +111,29 @@ def test_visible_text_is_deterministic_and_close_joins_the_sort_thread(panel, qt
     assert "ms" in panel.gl.overlay.text
     panel.close()
     assert not panel.worker._thread.is_alive()
+
+
+def test_moving_draws_at_reduced_resolution_and_rest_restores_full(panel, qtbot):
+    from panels.splat_viewer.gl_view import clamp_radius
+
+    panel.moving_box.setCurrentText("1/2")
+    panel.camera_moved()
+    assert panel.gl.splats.scale == 0.5
+    qtbot.waitUntil(lambda: panel.gl.splats.scale == 1.0, timeout=5000)  # the camera stopped: full resolution
+    panel._update_view(sort_now=True)
+    qtbot.wait(50)
+    full = panel.gl.canvas.render(alpha=False)[..., :3].astype(np.float32) / 255
+    panel.gl.splats.scale = 0.5
+    half = panel.gl.canvas.render(alpha=False)[..., :3].astype(np.float32) / 255
+    panel.gl.splats.scale = 1.0
+    assert half.shape == full.shape and half.mean() > 0.05
+    assert 18.0 <= psnr(full, half) < 100.0  # the same picture, upscaled from a quarter of the pixels
+    # the radius clamp shrinks only the splats beyond it, keeping their shape
+    f = panel._last_frame
+    import copy
+
+    g = clamp_radius(copy.copy(f), 4.0)
+    ext = np.sqrt(np.maximum((g.axes[:, :2] ** 2).sum(1), (g.axes[:, 2:] ** 2).sum(1)))
+    assert ext.max() <= 4.0 + 1e-3
+    small = np.sqrt(np.maximum((f.axes[:, :2] ** 2).sum(1), (f.axes[:, 2:] ** 2).sum(1))) <= 4.0
+    assert np.array_equal(g.axes[small], f.axes[small])
