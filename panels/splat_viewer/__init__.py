@@ -115,9 +115,9 @@ class SplatViewerPanel(Panel):
         row3 = QHBoxLayout()
         self.moving_box = QComboBox()
         self.moving_box.addItems(list(MOVING_SCALES))
-        self.moving_box.setCurrentText("1/2")
+        self.moving_box.setCurrentText("1/4")
         self.moving_box.setToolTip("Resolution the viewport draws at while the camera moves (upscaled); full resolution "
-                                   f"{REST_MS} ms after it stops. Software GL is fill-bound, so ½ draws about 4× fewer pixels")
+                                   f"{REST_MS} ms after it stops. software GL pays for every pixel it fills, and ¼ fills 16× fewer")
         self.radius_box = QSpinBox()
         self.radius_box.setRange(0, 4096)
         self.radius_box.setSingleStep(16)

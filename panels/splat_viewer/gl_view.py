@@ -26,18 +26,15 @@ from engines.splatting.camera import Camera  # noqa: E402
 from engines.splatting.viewer import ViewSorter  # noqa: E402
 
 VERT = """
-attribute vec2 a_mean2d;
-attribute vec4 a_axes;
+attribute vec2 a_pos;
+attribute vec2 a_q;
 attribute vec4 a_color;
-attribute vec2 a_corner;
 uniform vec2 u_size;
 varying vec4 v_color;
 varying vec2 v_pos;
 void main() {
-    vec2 p = a_mean2d + a_corner.x * a_axes.xy + a_corner.y * a_axes.zw;
-    gl_Position = vec4(2.0 * p.x / u_size.x - 1.0, 1.0 - 2.0 * p.y / u_size.y, 0.0, 1.0);
-    float o = a_color.a;
-    v_pos = a_corner * sqrt(2.0 * log(max(255.0 * o, 1.0)));
+    gl_Position = vec4(2.0 * a_pos.x / u_size.x - 1.0, 1.0 - 2.0 * a_pos.y / u_size.y, 0.0, 1.0);
+    v_pos = a_q;
     v_color = a_color;
 }
 """
@@ -93,40 +90,39 @@ def viewer_frame(sorter: ViewSorter, cam: Camera, params: dict):
     """One frame from ``sorter`` with the viewer-only options applied (``max_radius``: :func:`clamp_radius`)."""
     params = dict(params)
     max_radius = params.pop("max_radius", 0.0)
-    return clamp_radius(sorter.frame(cam, **params), max_radius)
+    frame = clamp_radius(sorter.frame(cam, **params), max_radius)
+    frame.quads = quad_vertices(frame)  # built here, off the GUI thread when called by the worker
+    return frame
 
 
-def _enable_instancing() -> bool:
-    """Give vispy's ctypes GL backend the two GL 3.3 entry points it uses for instanced drawing.
-
-    vispy only looks them up in its PyOpenGL backend; the library it already loaded (Mesa, NVIDIA, …)
-    exports them, so bind them here with ctypes instead of adding PyOpenGL as a dependency.
-    """
-    import ctypes
-
-    from vispy.gloo import gl
-    from vispy.gloo.gl import gl2
-
-    if hasattr(gl, "glDrawElementsInstanced") and hasattr(gl, "glVertexAttribDivisor"):
-        return True
-    lib = getattr(gl2, "_lib", None)
-    try:
-        divisor, draw = lib.glVertexAttribDivisor, lib.glDrawElementsInstanced
-    except AttributeError:
-        return False
-    divisor.argtypes, divisor.restype = [ctypes.c_uint, ctypes.c_uint], None
-    draw.argtypes, draw.restype = [ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p, ctypes.c_int], None
-    gl.glVertexAttribDivisor = lambda index, d: divisor(int(index), int(d))
-    gl.glDrawElementsInstanced = lambda mode, count, kind, offset, n: draw(int(mode), int(count), int(kind), offset, int(n))
-    return True
-
-
-INSTANCING = _enable_instancing()
 _CORNERS = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float32)
+_QUAD = np.array([0, 1, 2, 0, 2, 3], np.uint32)
+
+
+def quad_vertices(frame) -> tuple[np.ndarray, np.ndarray]:
+    """The frame's splats as plain quads: (4n, 8) float32 vertices (pixel position, offset in σ units, RGBA) and 6n indices.
+
+    Each corner is centre ± half-axes; its σ offset is the corner × r, r = √(2 ln(255 o)) (where α reaches 1/255).
+    One non-instanced draw: llvmpipe runs its whole vertex pipeline once per instance, which cost ~1.3 µs per splat.
+    """
+    n = len(frame.mean2d)
+    if n == 0:
+        return np.zeros((0, 8), np.float32), np.zeros(0, np.uint32)
+    o = frame.rgba[:, 3]
+    r = np.sqrt(2.0 * np.log(np.maximum(255.0 * o, 1.0))).astype(np.float32)
+    v = np.empty((n, 4, 8), np.float32)
+    cx, cy = _CORNERS[:, 0], _CORNERS[:, 1]
+    v[:, :, 0] = frame.mean2d[:, 0:1] + cx * frame.axes[:, 0:1] + cy * frame.axes[:, 2:3]
+    v[:, :, 1] = frame.mean2d[:, 1:2] + cx * frame.axes[:, 1:2] + cy * frame.axes[:, 3:4]
+    v[:, :, 2] = cx * r[:, None]
+    v[:, :, 3] = cy * r[:, None]
+    v[:, :, 4:] = frame.rgba[:, None, :]
+    idx = (np.arange(n, dtype=np.uint32)[:, None] * 4 + _QUAD).ravel()
+    return v.reshape(4 * n, 8), idx
 
 
 class SplatVisual(Visual):
-    """Screen-space splats as instanced quads (4 shared corners, one instance per splat), drawn in instance order.
+    """Screen-space splats as quads (4 vertices each, built in the worker by :func:`quad_vertices`), drawn in order.
 
     llvmpipe runs vertex shaders on one thread, so the projection (the EWA covariance, eigen-axes, culling)
     is done per frame with numpy in the sort worker (:func:`engines.splatting.viewer.screen_splats`) and the
@@ -137,8 +133,9 @@ class SplatVisual(Visual):
         Visual.__init__(self, vcode=VERT, fcode=FRAG)
         self._draw_mode = "triangles"
         self.set_gl_state(blend=True, blend_func=("one", "one_minus_src_alpha"), depth_test=False, cull_face=False)
-        self._index_buffer = gloo.IndexBuffer(np.array([0, 1, 2, 0, 2, 3], np.uint32))
-        self.shared_program["a_corner"] = gloo.VertexBuffer(_CORNERS)
+        self._index_buffer = gloo.IndexBuffer(_QUAD)
+        self._vbo = gloo.VertexBuffer(np.zeros(4, [("a_pos", np.float32, 2), ("a_q", np.float32, 2), ("a_color", np.float32, 4)]))
+        self.shared_program.bind(self._vbo)
         self.shared_program["u_size"] = (100.0, 100.0)
         self.drawn = 0
         self._buffers = {}
@@ -153,19 +150,10 @@ class SplatVisual(Visual):
         self.shared_program["u_size"] = (float(size[0]), float(size[1]))
         self.drawn = len(frame.mean2d)
         if self.drawn:
-            self._upload("a_mean2d", frame.mean2d)
-            self._upload("a_axes", frame.axes)
-            self._upload("a_color", frame.rgba)
-
-    def _upload(self, name: str, data: np.ndarray) -> None:
-        data = np.ascontiguousarray(data, dtype=np.float32)
-        buf = self._buffers.get(name)
-        if buf is None or buf.size != len(data):
-            buf = gloo.VertexBuffer(data, divisor=1)
-            self._buffers[name] = buf
-            self.shared_program[name] = buf
-        else:
-            buf.set_data(data)
+            quads = getattr(frame, "quads", None)
+            verts, idx = quads if quads is not None else quad_vertices(frame)
+            self._vbo.set_data(verts.view([("a_pos", np.float32, 2), ("a_q", np.float32, 2), ("a_color", np.float32, 4)]).ravel())
+            self._index_buffer.set_data(idx)
 
     def draw(self):
         """At scale 1 straight into the canvas; below 1 into a smaller texture (fewer fragments) drawn over the viewport."""
