@@ -20,6 +20,7 @@ vispy.use(app="pyside6")
 
 from PySide6.QtCore import QObject, Signal  # noqa: E402
 from vispy import gloo, scene  # noqa: E402
+from vispy.gloo import gl  # noqa: E402
 from vispy.visuals import Visual  # noqa: E402
 
 from engines.splatting.camera import Camera  # noqa: E402
@@ -50,6 +51,64 @@ void main() {
 """
 
 MODES = {"rgb": 0.0, "depth": 1.0, "alpha": 2.0}
+
+# the preview while the camera moves: one point sprite per splat (one primitive instead of a quad's two triangles;
+# llvmpipe's cost there is per primitive), the ellipse evaluated from its conic in the fragment shader
+PTS_VERT = """
+attribute vec2 a_mean;
+attribute vec3 a_conic;
+attribute vec4 a_color;
+attribute float a_radius;
+uniform vec2 u_size;
+uniform float u_scale;
+varying vec4 v_color;
+varying vec3 v_conic;
+varying float v_radius;
+void main() {
+    gl_Position = vec4(2.0 * a_mean.x / u_size.x - 1.0, 1.0 - 2.0 * a_mean.y / u_size.y, 0.0, 1.0);
+    float size = max(2.0 * a_radius * u_scale, 1.0);
+    gl_PointSize = size;
+    v_color = a_color;
+    v_conic = a_conic;
+    v_radius = 0.5 * size / u_scale;
+}
+"""
+
+PTS_FRAG = """
+varying vec4 v_color;
+varying vec3 v_conic;
+varying float v_radius;
+void main() {
+    vec2 d = (gl_PointCoord - 0.5) * 2.0 * v_radius;  // offset from the centre in full-resolution pixels (y down)
+    float q = v_conic.x * d.x * d.x + 2.0 * v_conic.y * d.x * d.y + v_conic.z * d.y * d.y;
+    float alpha = min(0.99, v_color.a * exp(-0.5 * q));
+    if (alpha < 1.0 / 255.0) discard;
+    gl_FragColor = vec4(v_color.rgb * alpha, alpha);
+}
+"""
+_PTS_DTYPE = [("a_mean", np.float32, 2), ("a_conic", np.float32, 3), ("a_color", np.float32, 4), ("a_radius", np.float32, 1)]
+GL_VERTEX_PROGRAM_POINT_SIZE = 0x8642
+
+
+def point_sprites(frame) -> np.ndarray:
+    """(n, 10) float32 per splat: centre, the conic (inverse 2D covariance: xx, xy, yy) in pixels, RGBA, the radius."""
+    n = len(frame.mean2d)
+    out = np.empty((n, 10), np.float32)
+    if n == 0:
+        return out
+    o = frame.rgba[:, 3]
+    r = np.sqrt(2.0 * np.log(np.maximum(255.0 * o, 1.0))).astype(np.float32)
+    rr = np.maximum(r, 1e-6)[:, None]
+    a1, a2 = frame.axes[:, :2] / rr, frame.axes[:, 2:] / rr  # √λ e: Σ = a1 a1ᵀ + a2 a2ᵀ
+    sxx = a1[:, 0] ** 2 + a2[:, 0] ** 2
+    sxy = a1[:, 0] * a1[:, 1] + a2[:, 0] * a2[:, 1]
+    syy = a1[:, 1] ** 2 + a2[:, 1] ** 2
+    det = np.maximum(sxx * syy - sxy * sxy, 1e-12)
+    out[:, 0:2] = frame.mean2d
+    out[:, 2], out[:, 3], out[:, 4] = syy / det, -sxy / det, sxx / det
+    out[:, 5:9] = frame.rgba
+    out[:, 9] = np.sqrt(np.maximum((frame.axes[:, :2] ** 2).sum(1), (frame.axes[:, 2:] ** 2).sum(1)))
+    return out
 
 BLIT_VERT = """
 attribute vec2 a_pos;
@@ -92,6 +151,7 @@ def viewer_frame(sorter: ViewSorter, cam: Camera, params: dict):
     max_radius = params.pop("max_radius", 0.0)
     frame = clamp_radius(sorter.frame(cam, **params), max_radius)
     frame.quads = quad_vertices(frame)  # built here, off the GUI thread when called by the worker
+    frame.points = point_sprites(frame)  # the preview's form (while the camera moves)
     return frame
 
 
@@ -144,6 +204,12 @@ class SplatVisual(Visual):
         self._fbo = None
         self._blit = gloo.Program(BLIT_VERT, BLIT_FRAG)
         self._blit["a_pos"] = gloo.VertexBuffer(np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], np.float32))
+        self._pts = gloo.Program(PTS_VERT, PTS_FRAG)
+        self._pts_vbo = gloo.VertexBuffer(np.zeros(1, _PTS_DTYPE))
+        self._pts.bind(self._pts_vbo)
+        self._pts["u_size"] = (100.0, 100.0)
+        self._points = None  # this frame's sprites, uploaded when first drawn at a reduced scale
+        self._points_uploaded = False
 
     def set_frame(self, frame, size) -> None:
         """Upload one frame's screen splats (back to front) for a viewport of ``size`` pixels."""
@@ -154,6 +220,8 @@ class SplatVisual(Visual):
             verts, idx = quads if quads is not None else quad_vertices(frame)
             self._vbo.set_data(verts.view([("a_pos", np.float32, 2), ("a_q", np.float32, 2), ("a_color", np.float32, 4)]).ravel())
             self._index_buffer.set_data(idx)
+            self._points, self._points_uploaded = getattr(frame, "points", None), False
+            self._pts["u_size"] = (float(size[0]), float(size[1]))
 
     def draw(self):
         """At scale 1 straight into the canvas; below 1 into a smaller texture (fewer fragments) drawn over the viewport."""
@@ -169,7 +237,17 @@ class SplatVisual(Visual):
             gloo.set_viewport(0, 0, w, h)
             gloo.set_clear_color((0.0, 0.0, 0.0, 0.0))
             gloo.clear(color=True)
-            Visual.draw(self)
+            if self._points is not None:
+                if not self._points_uploaded:
+                    self._pts_vbo.set_data(self._points.view(_PTS_DTYPE).ravel())
+                    self._pts.bind(self._pts_vbo)  # the attribute views take the new length (draw counts from them)
+                    self._points_uploaded = True
+                self._configure_gl_state()
+                gl.glEnable(GL_VERTEX_PROGRAM_POINT_SIZE)  # the shader sets each sprite's size
+                self._pts["u_scale"] = float(w) / float(W)
+                self._pts.draw("points")
+            else:
+                Visual.draw(self)
         gloo.set_viewport(0, 0, W, H)
         # the texture holds premultiplied colour: the same "over" blend puts it on the background
         self._blit.draw("triangle_strip")
