@@ -4,6 +4,10 @@ The worker computes each frame's screen-space ellipses with the same EWA covaria
 exact rasteriser (J W Σ Wᵀ Jᵀ + 0.3 I, with the 1.3× field-of-view clamp); each quad spans the ellipse out
 to the radius where α reaches 1/255, in its eigenbasis; the fragment shader evaluates
 α = min(0.99, o e^{-q/2}) and discards α < 1/255. Premultiplied "over" blending of back-to-front splats equals front-to-back compositing.
+
+While the camera moves the panel sets ``SplatVisual.scale`` below 1: the splats go into a smaller texture as one point
+sprite each (the same α from the ellipse's conic) and that texture is drawn over the viewport; at rest, full-resolution
+quads. On llvmpipe a frame costs per primitive and per pixel filled, and both drop.
 """
 
 from __future__ import annotations

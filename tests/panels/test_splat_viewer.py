@@ -127,7 +127,7 @@ def test_moving_draws_at_reduced_resolution_and_rest_restores_full(panel, qtbot)
     half = panel.gl.canvas.render(alpha=False)[..., :3].astype(np.float32) / 255
     panel.gl.splats.scale = 1.0
     assert half.shape == full.shape and half.mean() > 0.05
-    assert 18.0 <= psnr(full, half) < 100.0  # the same picture, upscaled from a quarter of the pixels
+    assert 30.0 <= psnr(full, half) < 100.0  # the same picture (point sprites, upscaled from a quarter of the pixels)
     # the radius clamp shrinks only the splats beyond it, keeping their shape
     f = panel._last_frame
     import copy
