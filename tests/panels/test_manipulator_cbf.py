@@ -5,21 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.jobs import JobRunner
 from panels.manipulator_cbf import ManipulatorCbfPanel
 
 SMALL = dict(sweep_points=3, backend_samples=10, duration=2.0, mc_scenarios=8, mc_duration=0.4)
 
 
 @pytest.fixture
-def panel(qtbot):
-    runner = JobRunner()
-    p = ManipulatorCbfPanel(runner=runner)
-    qtbot.addWidget(p)
-    p.resize(1280, 800)
-    p.show()
-    yield p
-    runner.stop_all()
+def panel(build_panel):
+    return build_panel(ManipulatorCbfPanel, show=True)
 
 
 def test_default_job_fills_the_views(panel, qtbot):

@@ -3,18 +3,12 @@
 import numpy as np
 import pytest
 
-from app.jobs import JobRunner
 from panels.memory_pool import MemoryPoolPanel
 
 
 @pytest.fixture
-def panel(qtbot):
-    runner = JobRunner()
-    p = MemoryPoolPanel(runner=runner)
-    qtbot.addWidget(p)
-    p.resize(1280, 800)
-    yield p
-    runner.stop_all()
+def panel(build_panel):
+    return build_panel(MemoryPoolPanel)
 
 
 def test_default_job_draws_every_view(panel, qtbot):

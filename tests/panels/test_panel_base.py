@@ -12,7 +12,6 @@ import pytest
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QSpinBox
 
 import engines
-from app.jobs import JobRunner
 from engines.base import ConfigBase, ResultBase, Snapshot, consume, param
 from panels.base import ConfigForm, Panel
 
@@ -85,9 +84,8 @@ def test_form_reports_a_bad_value_by_field(qtbot):
         form.config()
 
 
-def test_panel_runs_its_job_off_the_gui_thread_and_draws_the_final_snapshot(qtbot, toy_engine):
-    panel = ToyPanel(runner=JobRunner())
-    qtbot.addWidget(panel)
+def test_panel_runs_its_job_off_the_gui_thread_and_draws_the_final_snapshot(qtbot, build_panel, toy_engine):
+    panel = build_panel(ToyPanel)
     job = panel.run_job()
     with qtbot.waitSignal(job.finished, timeout=10_000):
         pass
@@ -95,9 +93,8 @@ def test_panel_runs_its_job_off_the_gui_thread_and_draws_the_final_snapshot(qtbo
     assert panel.result.summary() == {"max": pytest.approx(2.0, rel=1e-2)}
 
 
-def test_a_failing_job_shows_its_error_in_the_panel_and_the_log(qtbot, toy_engine, caplog):
-    panel = ToyPanel(runner=JobRunner())
-    qtbot.addWidget(panel)
+def test_a_failing_job_shows_its_error_in_the_panel_and_the_log(qtbot, build_panel, toy_engine, caplog):
+    panel = build_panel(ToyPanel)
     panel.form.editor("fail").setChecked(True)
     with caplog.at_level(logging.ERROR, logger="workbench"):
         job = panel.run_job()
@@ -112,17 +109,15 @@ def test_a_failing_job_shows_its_error_in_the_panel_and_the_log(qtbot, toy_engin
     assert panel.error.isHidden()
 
 
-def test_bad_control_value_is_shown_and_no_job_starts(qtbot, toy_engine):
-    panel = ToyPanel(runner=JobRunner())
-    qtbot.addWidget(panel)
+def test_bad_control_value_is_shown_and_no_job_starts(qtbot, build_panel, toy_engine):
+    panel = build_panel(ToyPanel)
     panel.form.editor("amplitude").setText("lots")
     assert panel.run_job() is None
     assert panel.error.text().startswith("amplitude: cannot read 'lots'")
 
 
-def test_export_writes_views_result_and_config(qtbot, toy_engine, tmp_path):
-    panel = ToyPanel(runner=JobRunner())
-    qtbot.addWidget(panel)
+def test_export_writes_views_result_and_config(qtbot, build_panel, toy_engine, tmp_path):
+    panel = build_panel(ToyPanel)
     panel.run_blocking()
     out = panel.export(tmp_path / "export")
     assert {p.name for p in out.iterdir()} >= {"views.png", "result.json", "arrays.npz", "config.json"}

@@ -3,20 +3,14 @@
 import numpy as np
 import pytest
 
-from app.jobs import JobRunner
 from engines.spin_alignment import Config, write_oscar2013_extended
 from engines.spin_alignment.events import simulate_events
 from panels.spin_alignment import SpinAlignmentPanel
 
 
 @pytest.fixture
-def panel(qtbot):
-    runner = JobRunner()
-    p = SpinAlignmentPanel(runner=runner)
-    qtbot.addWidget(p)
-    p.resize(1280, 800)
-    yield p
-    runner.stop_all()
+def panel(build_panel):
+    return build_panel(SpinAlignmentPanel)
 
 
 def test_default_job_and_energy_scan_draw_every_view(panel, qtbot, tmp_path):

@@ -8,7 +8,6 @@ import torch
 
 pytest.importorskip("vispy")
 
-from app.jobs import JobRunner  # noqa: E402
 from engines.splatting.camera import orbit_path  # noqa: E402
 from engines.splatting.pipeline import psnr  # noqa: E402
 from engines.splatting.rasterizer import render_exact, to_device  # noqa: E402
@@ -16,15 +15,11 @@ from engines.splatting.scene import procedural_scene  # noqa: E402
 
 
 @pytest.fixture
-def panel(qtbot):
+def panel(build_panel):
     from panels.splat_viewer import SplatViewerPanel
 
-    p = SplatViewerPanel(runner=JobRunner())
-    qtbot.addWidget(p)
-    p.resize(1280, 800)
-    p.show()
+    p = build_panel(SplatViewerPanel, show=True)
     yield p
-    p.stop_jobs()
     p.worker.stop()
 
 
