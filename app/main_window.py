@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
     def _export(self) -> None:
         panel = self.current_panel()
         if panel is not None:
-            panel._ask_export()
+            panel.ask_export()
 
     # ---- status bar ----------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
@@ -288,9 +288,3 @@ class MainWindow(QMainWindow):
         self.runner.stop_all()
         self.log_view.detach()
         super().closeEvent(event)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import main as entry
-
-    return entry.main(argv)

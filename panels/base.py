@@ -134,8 +134,9 @@ class ConfigForm(QWidget):
     def config(self, base=None):
         """A validated Config from the controls (ValueError names the field)."""
         base = base if base is not None else self.config_cls()
-        texts = {k: v for k, v in self.values().items() if isinstance(v, str)}
-        direct = {k: v for k, v in self.values().items() if not isinstance(v, str)}
+        values = self.values()
+        texts = {k: v for k, v in values.items() if isinstance(v, str)}
+        direct = {k: v for k, v in values.items() if not isinstance(v, str)}
         return self.config_cls.from_strings(texts, base=base.replace(**direct) if direct else base)
 
     def set_config(self, config) -> None:
@@ -185,7 +186,7 @@ class Panel(QWidget):
         self.stop_button.setEnabled(False)
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Write the views as PNG and the result as JSON, CSV and NPZ into a folder")
-        self.export_button.clicked.connect(self._ask_export)
+        self.export_button.clicked.connect(self.ask_export)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -353,7 +354,7 @@ class Panel(QWidget):
         running = self.busy()
         self.stop_button.setEnabled(running)
 
-    def _ask_export(self) -> None:
+    def ask_export(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to folder")
         if folder:
             out = self.export(folder)
