@@ -42,74 +42,6 @@ class SortResult:
     depth_range: tuple[float, float]
 
 
-@dataclass
-class ScreenSplats:
-    """One frame's splats in screen space, back to front: centre, the two ellipse half-axes out to α = 1/255, RGBA."""
-
-    mean2d: np.ndarray  # (n, 2) pixels
-    axes: np.ndarray  # (n, 4): r√λ₁ e₁, r√λ₂ e₂
-    rgba: np.ndarray  # (n, 4)
-    sort: SortResult
-    project_ms: float
-
-
-def screen_splats(arrays: dict, colors: np.ndarray, order: np.ndarray, cam: Camera, splat_scale: float = 1.0, near: float = 0.2,
-                  mode: str = "rgb", depth_range=(0.5, 10.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Project the splats ``order`` for ``cam`` (the EWA covariance of the exact rasteriser, vectorised in numpy).
-
-    Σ' = J W Σ Wᵀ Jᵀ + 0.3 I; the quad spans r = √(2 ln(255 o)) standard deviations along each eigenvector,
-    where α falls to 1/255. Splats behind the near plane or whose quad misses the image are dropped.
-    """
-    R = cam.viewmat[:3, :3].astype(np.float32)
-    t = cam.viewmat[:3, 3].astype(np.float32)
-    p = arrays["center"][order] @ R.T + t
-    z = p[:, 2]
-    ok = z > near
-    zs = np.where(ok, z, 1.0).astype(np.float32)
-    limx, limy = 1.3 * 0.5 * cam.width / cam.fx, 1.3 * 0.5 * cam.height / cam.fy
-    tx = np.clip(p[:, 0] / zs, -limx, limx) * zs
-    ty = np.clip(p[:, 1] / zs, -limy, limy) * zs
-    # T = J W: rows (fx/z) W₀ - (fx tx / z²) W₂ and (fy/z) W₁ - (fy ty / z²) W₂
-    T0 = (cam.fx / zs)[:, None] * R[0] - (cam.fx * tx / zs**2)[:, None] * R[2]
-    T1 = (cam.fy / zs)[:, None] * R[1] - (cam.fy * ty / zs**2)[:, None] * R[2]
-    ca, cb = arrays["cov_a"][order], arrays["cov_b"][order]
-    s2 = np.float32(splat_scale**2)
-
-    def sig(v):  # Σ v for symmetric Σ = [[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]]
-        return np.stack([ca[:, 0] * v[:, 0] + ca[:, 1] * v[:, 1] + ca[:, 2] * v[:, 2],
-                         ca[:, 1] * v[:, 0] + cb[:, 0] * v[:, 1] + cb[:, 1] * v[:, 2],
-                         ca[:, 2] * v[:, 0] + cb[:, 1] * v[:, 1] + cb[:, 2] * v[:, 2]], 1) * s2
-
-    s0, s1 = sig(T0), sig(T1)
-    a = np.einsum("ij,ij->i", T0, s0) + 0.3
-    b = np.einsum("ij,ij->i", T0, s1)
-    c = np.einsum("ij,ij->i", T1, s1) + 0.3
-    mid = 0.5 * (a + c)
-    d = np.sqrt(np.maximum(mid * mid - (a * c - b * b), 0.0))
-    l1, l2 = mid + d, np.maximum(mid - d, 1e-6)
-    e = np.stack([b, l1 - a], 1)
-    en = np.linalg.norm(e, axis=1, keepdims=True)
-    e = np.where(en > 1e-9, e / np.maximum(en, 1e-12), np.where((a >= c)[:, None], [1.0, 0.0], [0.0, 1.0])).astype(np.float32)
-    o = arrays["opacity"][order]
-    r = np.sqrt(2.0 * np.log(np.maximum(255.0 * o, 1.0)))
-    ax1 = (r * np.sqrt(l1))[:, None] * e
-    ax2 = (r * np.sqrt(l2))[:, None] * np.stack([-e[:, 1], e[:, 0]], 1)
-    u = cam.fx * p[:, 0] / zs + cam.cx
-    v = cam.fy * p[:, 1] / zs + cam.cy
-    ext = r * np.sqrt(l1)
-    ok &= (o * 255.0 > 1.0) & (u + ext > 0) & (u - ext < cam.width) & (v + ext > 0) & (v - ext < cam.height)
-    if mode == "depth":
-        sd = np.clip((z - depth_range[0]) / max(depth_range[1] - depth_range[0], 1e-6), 0, 1)
-        rgb = np.stack([1 - sd, 0.35 + 0.4 * (1 - np.abs(2 * sd - 1)), sd], 1)
-    elif mode == "alpha":
-        rgb = np.ones((len(order), 3), np.float32)
-    else:
-        rgb = colors[order]
-    keep = np.nonzero(ok)[0]
-    return (np.stack([u, v], 1)[keep].astype(np.float32), np.concatenate([ax1, ax2], 1)[keep].astype(np.float32),
-            np.concatenate([rgb, o[:, None]], 1)[keep].astype(np.float32))
-
-
 class ViewSorter:
     """Back-to-front order and SH colours for a view; with ``s2`` the last sort is shared until the view moves past thresholds."""
 
@@ -126,6 +58,11 @@ class ViewSorter:
         self._age = 0
         self._last: SortResult | None = None
         self._colors_degree = -1
+
+    @property
+    def current_colors(self) -> np.ndarray:
+        """(N, 3) float32: the colours of the last view sorted (0.5 grey before the first)."""
+        return self._colors
 
     @property
     def view_dependent(self) -> bool:
@@ -168,15 +105,18 @@ class ViewSorter:
             self._colors = colors
         return res
 
-    def frame(self, cam: Camera, s2: bool = True, window: int = 6, splat_scale: float = 1.0, mode: str = "rgb",
-              max_angle_deg: float = 5.0, max_translation: float = 0.5) -> ScreenSplats:
-        """One viewer frame: the (possibly shared) back-to-front order, re-projected and re-coloured for this view."""
+    def view(self, cam: Camera, s2: bool = True, window: int = 6, max_angle_deg: float = 5.0,
+             max_translation: float = 0.5) -> tuple[SortResult, np.ndarray | None]:
+        """The (possibly shared) back-to-front order for ``cam`` and the splat colours when they changed (else None).
+
+        S² shares the order, never the shading: with view-dependent colour (SH degree > 0) they are re-evaluated
+        for every view.
+        """
         res = self.sort(cam, s2, window, max_angle_deg, max_translation)
-        t0 = time.perf_counter()
-        if res.reused and self.view_dependent:  # S² shares the order, never the shading
+        if res.reused and self.view_dependent:
             self._colors = self.colors(cam).astype(np.float32)
-        m2, axes, rgba = screen_splats(self.arrays, self._colors, res.order, cam, splat_scale, self.near, mode, res.depth_range)
-        return ScreenSplats(m2, axes, rgba, res, 1000 * (time.perf_counter() - t0))
+            return res, self._colors
+        return res, res.colors
 
 
 # ---- camera control ------------------------------------------------------------------------------------

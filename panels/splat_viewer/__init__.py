@@ -1,8 +1,8 @@
 """3DGS viewer panel (arXiv:2506.05682, Lumina): a live GL viewport beside the torch engine's exact vs S²/RC frames.
 
-Left: the vispy viewport draws the scene's splats as ellipses back to front (drag to orbit, wheel to zoom,
-F toggles fly mode with WASD, double-click re-centres); its order comes from a sort worker that shares one
-sort across frames (S²). Right: the engine's exact frame against the method's (split, difference, either
+Left: the live viewport draws the scene's splats as ellipses back to front through OpenGL (vispy.gloo) in a
+render thread (drag to orbit, wheel to zoom, F toggles fly mode with WASD, double-click re-centres); its
+order is shared across frames (S²). Right: the engine's exact frame against the method's (split, difference, either
 one) with the RC hit map over it; below, per-frame milliseconds and PSNR along the camera path. The
 numbers all come from the engine's result.
 """
@@ -38,7 +38,7 @@ from engines.splatting.evaluate import default_camera, load_config_scene, path_c
 from engines.splatting.viewer import OrbitControl, ViewSorter, pick_depth
 from panels.base import Panel
 
-from .gl_view import SortWorker, SplatCanvas, viewer_frame
+from .gl_view import RenderThread, Viewport
 
 EXACT_COLOR = "#555555"
 METHOD_COLOR = "#d95f02"
@@ -74,7 +74,6 @@ class SplatViewerPanel(Panel):
         self._fly = False
         self._last_sort = None
         self._last_frame = None
-        self._drag_last = None
         self._sequence: list = []
         self._interacted = False  # the overlay shows timings only after the user first moves the view
 
@@ -87,13 +86,12 @@ class SplatViewerPanel(Panel):
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
-        self.gl = SplatCanvas(size=(480, 320))
-        self.gl.canvas.native.setMinimumSize(320, 220)
-        self.gl.canvas.native.setToolTip("Live GL viewport: drag to orbit (or look, in fly mode), wheel to zoom, double-click to "
+        self.gl = Viewport()
+        self.gl.setMinimumSize(320, 220)
+        self.gl.setToolTip("Live GL viewport: drag to orbit (or look, in fly mode), wheel to zoom, double-click to "
                                          "re-centre on the splat under the cursor, F toggles fly mode (WASD to move)")
-        self.gl.canvas.native.setAcceptDrops(False)
         lv.addWidget(QLabel("<b>Live viewport</b> (OpenGL, sorted splats blended back to front)"))
-        lv.addWidget(self.gl.canvas.native, 1)
+        lv.addWidget(self.gl, 1)
         row = QHBoxLayout()
         self.mode_box = QComboBox()
         self.mode_box.addItems(["rgb", "depth", "alpha"])
@@ -218,15 +216,17 @@ class SplatViewerPanel(Panel):
         bl.addWidget(b2)
         QTimer.singleShot(0, lambda: self.add_controls(box))
 
-        # sort worker, overlay timer, interaction
-        self.worker = SortWorker()
-        self.worker.sorted.connect(self._on_frame)
+        # render thread, overlay timer, interaction
+        self._moving = False
+        self.worker = RenderThread()
+        self.worker.rendered.connect(self._on_frame)
+        self.worker.failed.connect(self._on_gl_failed)
         self.worker.start()
         app = QApplication.instance()
-        if app is not None:  # the sort thread never outlives the application
+        if app is not None:  # the render thread never outlives the application
             app.aboutToQuit.connect(self.worker.stop)
         worker = self.worker
-        self.destroyed.connect(lambda *_: worker.stop())  # a panel deleted without closing stops its sort thread too
+        self.destroyed.connect(lambda *_: worker.stop())  # a panel deleted without closing stops its render thread too
         self.scene_loaded.connect(self._on_scene_loaded)
         self._overlay_timer = QTimer(self)
         self._overlay_timer.setInterval(500)
@@ -236,15 +236,14 @@ class SplatViewerPanel(Panel):
         self._rest_timer.setSingleShot(True)
         self._rest_timer.setInterval(REST_MS)
         self._rest_timer.timeout.connect(self._at_rest)
-        c = self.gl.canvas
-        c.events.mouse_move.connect(self._on_mouse_move)
-        c.events.mouse_press.connect(self._on_mouse_press)
-        c.events.mouse_wheel.connect(self._on_wheel)
-        c.events.mouse_double_click.connect(self._on_double_click)
-        c.events.key_press.connect(self._on_key)
-        c.events.resize.connect(lambda _e: self._update_view())
+        self.gl.pressed.connect(lambda *_: self.mark_interaction())
+        self.gl.dragged.connect(self._on_drag)
+        self.gl.wheeled.connect(self._on_wheel)
+        self.gl.double_clicked.connect(self._on_double_click)
+        self.gl.key_pressed.connect(self._on_key)
+        self.gl.resized.connect(self._update_view)
         self.mode_box.currentIndexChanged.connect(lambda _: self._update_view())
-        self.s2_box.toggled.connect(lambda _: self._request_sort())
+        self.s2_box.toggled.connect(lambda _: self._update_view())
         self.form.changed.connect(lambda: self._update_view())
         self.setAcceptDrops(True)
         self._result = None
@@ -266,7 +265,7 @@ class SplatViewerPanel(Panel):
         cam = default_camera(cfg, scene)
         self._orbit = OrbitControl.from_camera(cam, center, up)
         self._fov_cam = cam
-        self._update_view(sort_now=True)
+        self._update_view()
 
     def _load_scene_async(self, cfg) -> None:
         self.message.setText(f"loading {cfg.scene} scene…")
@@ -288,23 +287,31 @@ class SplatViewerPanel(Panel):
 
     def current_camera(self) -> Camera:
         """The viewport's pose with intrinsics for its current size (the field of view of the path's camera)."""
-        w, h = self.gl.canvas.size
+        w, h = max(self.gl.width(), 16), max(self.gl.height(), 16)
         ref = self._fov_cam
         fx = ref.fx * w / ref.width
         _, _, cx, cy = intrinsics_for(w, h, 60.0)
         return Camera(self._orbit.viewmat(), fx, fx * ref.fy / ref.fx, cx, cy, int(w), int(h))
 
-    def _update_view(self, sort_now: bool = False) -> None:
+    def _update_view(self) -> None:
+        """Ask the render thread for the current view (at the reduced resolution while the camera moves)."""
         if self._orbit is None:
             return
-        cam = self.current_camera()
+        self._apply_sh_degree()
+        self.worker.request(self.current_camera(), self._frame_params(), MOVING_SCALES.get(self.moving_box.currentText(), 1.0)
+                            if self._moving else 1.0)
+
+    def _apply_sh_degree(self) -> None:
         deg = min(self._safe_config().sh_degree, self._scene.sh_degree)
         if deg != self._sorter.sh_degree:  # SH degree from the form applies to the viewport at once
             self._sorter.set_sh_degree(deg)
-        if sort_now:  # first frame of a scene: computed here (milliseconds) so the viewport is never empty
-            self._on_frame(viewer_frame(self._sorter, cam, self._frame_params(s2=False)), cam, self._sorter)
-        else:
-            self.worker.request(cam, self._frame_params())
+
+    def render_viewport_now(self):
+        """Draw the current view at full resolution, wait for it and show it (exports, screenshots, tests)."""
+        self._apply_sh_degree()
+        frame = self.worker.render_now(self.current_camera(), self._frame_params())
+        self._on_frame(frame)
+        return frame
 
     def _frame_params(self, s2: bool | None = None) -> dict:
         return dict(s2=self.s2_box.isChecked() if s2 is None else s2, window=self.s2_window.value(),
@@ -317,37 +324,39 @@ class SplatViewerPanel(Panel):
         except ValueError:
             return self._base_config
 
-    def _request_sort(self, cam: Camera | None = None) -> None:
-        self.worker.request(cam or self.current_camera(), self._frame_params())
-
-    def _on_frame(self, frame, cam, sorter=None) -> None:
-        if sorter is not None and sorter is not self._sorter:
+    def _on_frame(self, frame) -> None:
+        if frame.sorter is not self._sorter:
             return  # a frame of the previous scene
         self._last_sort = frame.sort
         self._last_frame = frame
-        self.gl.splats.set_frame(frame, (cam.width, cam.height))
+        self.gl.message = ""
+        self.gl.set_frame(frame)
         if not self._interacted:
-            self._update_overlay()  # the splat count of this frame, before the canvas draws it
-        self.gl.canvas.update()
+            self._update_overlay()  # the splat count of this frame, with it
+
+    def _on_gl_failed(self, message: str) -> None:
+        self.gl.message = message
+        self.gl.update()
+        self.show_error(message)
 
     def _update_overlay(self) -> None:
         """Splat count and the S² setting; timings only once the user has moved the view (so screenshots are stable)."""
         s = self._last_sort
         s2 = f"S² on (window {self.s2_window.value()})" if self.s2_box.isChecked() else "S² off"
+        n = len(s.order) if s is not None else 0
         if not self._interacted:
-            text = f"{self.gl.splats.drawn:,} splats  ·  {s2}"
+            text = f"{n:,} splats  ·  {s2}"
         else:
             fps = self.gl.fps()
             text = f"{fps:.1f} fps" if fps else "idle"
             if s is not None:
+                f = self._last_frame
                 shared = " (S² shared)" if s.reused else ""
-                text += (f"  ·  sort {s.sort_ms:.1f} ms{shared}  ·  project {self._last_frame.project_ms:.0f} ms"
-                         f"  ·  {self.gl.splats.drawn:,} splats")
+                res = "" if f.scale >= 1 else f" at {f.image.shape[1]}×{f.image.shape[0]}"
+                text += f"  ·  sort {s.sort_ms:.1f} ms{shared}  ·  frame {f.render_ms:.0f} ms{res}  ·  {n:,} splats"
         if self._fly:
             text += "  ·  fly"
-        if text != self.gl.overlay.text:
-            self.gl.overlay.text = text
-            self.gl.canvas.update()
+        self.gl.set_overlay(text)
 
     # ---- interaction -----------------------------------------------------------------------------------
     def _set_fly(self, on: bool) -> None:
@@ -361,44 +370,34 @@ class SplatViewerPanel(Panel):
     def camera_moved(self) -> None:
         """Draw at the reduced "while moving" resolution until the camera has been still for REST_MS, then at full."""
         self.mark_interaction()
-        self.gl.splats.scale = MOVING_SCALES.get(self.moving_box.currentText(), 1.0)
+        self._moving = True
         self._rest_timer.start()
         self._update_view()
 
     def _at_rest(self) -> None:
-        self.gl.splats.scale = 1.0
-        self.gl.canvas.update()
+        self._moving = False
+        self._update_view()
 
-    def _on_mouse_press(self, event) -> None:
-        self.mark_interaction()
-        self._drag_last = np.asarray(event.pos[:2], float)
-
-    def _on_mouse_move(self, event) -> None:
-        if not event.buttons or self._drag_last is None:
-            return
-        pos = np.asarray(event.pos[:2], float)
-        dx, dy = pos - self._drag_last
-        self._drag_last = pos
+    def _on_drag(self, dx: float, dy: float) -> None:
         if self._fly:
             self._orbit.look(0.25 * dx, 0.25 * dy)
         else:
             self._orbit.orbit(-0.4 * dx, 0.3 * dy)
         self.camera_moved()
 
-    def _on_wheel(self, event) -> None:
+    def _on_wheel(self, steps: float) -> None:
         self.mark_interaction()
-        self._orbit.zoom(0.9 ** float(event.delta[1]))
+        self._orbit.zoom(0.9**steps)
         self.camera_moved()
 
-    def _on_double_click(self, event) -> None:
-        p = pick_depth(self._scene, self.current_camera(), *event.pos[:2])
+    def _on_double_click(self, x: float, y: float) -> None:
+        p = pick_depth(self._scene, self.current_camera(), x, y)
         if p is not None:
             self.mark_interaction()
             self._orbit.recentre(p)
             self._update_view()
 
-    def _on_key(self, event) -> None:
-        name = (event.key.name if event.key is not None else "").upper()
+    def _on_key(self, name: str) -> None:
         if name == "F":
             self.fly_box.setChecked(not self.fly_box.isChecked())
             return
@@ -508,6 +507,10 @@ class SplatViewerPanel(Panel):
         self._update_view()
         return super().run_job(config)
 
+    def run_blocking(self, config=None) -> None:
+        super().run_blocking(config)
+        self.render_viewport_now()  # the viewport's frame too, before a screenshot is taken
+
     def _scene_of_config_changed(self, cfg) -> bool:
         return self._scene_key_of(cfg) != self._scene_key
 
@@ -528,8 +531,9 @@ class SplatViewerPanel(Panel):
                 break
 
     def export_frame(self, path: str | Path) -> Path:
+        """The current view drawn at full resolution, as a PNG."""
         p = Path(path)
-        _save_rgb(p, self.gl.render_image())
+        _save_rgb(p, self.render_viewport_now().image[..., :3].astype(np.float32) / 255.0)
         return p
 
     def export_sequence(self, folder: str | Path) -> list[Path]:
@@ -537,14 +541,13 @@ class SplatViewerPanel(Panel):
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         cfg = self._safe_config()
-        w, h = self.gl.canvas.size
+        view = self.current_camera()
         written = []
-        for i, cam in enumerate(path_cameras(cfg.replace(width=int(w), height=int(h)), self._scene)):
-            self._on_frame(viewer_frame(self._sorter, cam, self._frame_params(s2=False)), cam, self._sorter)
+        for i, cam in enumerate(path_cameras(cfg.replace(width=view.width, height=view.height), self._scene)):
+            frame = self.worker.render_now(cam, self._frame_params(s2=False))
             p = out / f"frame_{i:04d}.png"
-            _save_rgb(p, self.gl.render_image())
+            _save_rgb(p, frame.image[..., :3].astype(np.float32) / 255.0)
             written.append(p)
-        self._update_view(sort_now=True)
         return written
 
     def export(self, out_dir):

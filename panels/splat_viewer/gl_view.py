@@ -1,13 +1,24 @@
-"""The live GL viewport: splats as screen-space ellipses blended back to front (vispy), sorted in a worker with S².
+"""The live viewport: splats drawn through OpenGL (vispy.gloo) in a render thread and shown in a plain Qt widget.
 
-The worker computes each frame's screen-space ellipses with the same EWA covariance as the engine's
-exact rasteriser (J W Σ Wᵀ Jᵀ + 0.3 I, with the 1.3× field-of-view clamp); each quad spans the ellipse out
-to the radius where α reaches 1/255, in its eigenbasis; the fragment shader evaluates
-α = min(0.99, o e^{-q/2}) and discards α < 1/255. Premultiplied "over" blending of back-to-front splats equals front-to-back compositing.
+Every splat is projected in the vertex shader with the exact rasteriser's EWA covariance,
+Σ' = J W Σ Wᵀ Jᵀ + 0.3 I (J with the 1.3× field-of-view clamp), and spans the ellipse out to r = √(2 ln(255 o))
+standard deviations, where α reaches 1/255; the fragment shader evaluates α = min(0.99, o e^{-q/2}) and discards
+α < 1/255. Splats arrive sorted back to front (S² shares one sort over several frames, see
+:class:`engines.splatting.viewer.ViewSorter`) and are blended with premultiplied "over", which equals the
+rasteriser's front-to-back compositing.
 
-While the camera moves the panel sets ``SplatVisual.scale`` below 1: the splats go into a smaller texture as one point
-sprite each (the same α from the ellipse's conic) and that texture is drawn over the viewport; at rest, full-resolution
-quads. On llvmpipe a frame costs per primitive and per pixel filled, and both drop.
+At rest each splat is a quad along its ellipse's eigen-axes (two triangles, the tightest cover). While the
+camera moves the frame is drawn at a fraction of the resolution with one point sprite per splat (one primitive,
+the ellipse from its conic) and scaled up: software GL (Mesa's llvmpipe) pays per primitive and per pixel
+filled, and both drop. Points are clipped by their centre, so a splat whose centre is off screen is missing
+from that preview; the rest frame has them all.
+
+Why a render thread: a GL draw holds the thread that issues it until the frame is rasterised, and on llvmpipe a
+648×420 garden frame takes hundreds of milliseconds. :class:`RenderThread` owns its own ``QOpenGLContext`` on a
+``QOffscreenSurface``, draws into a framebuffer object, reads the pixels back (1 MB at 648×420; well under a
+millisecond on a GPU) and hands the image to :class:`Viewport`, which paints it with QPainter. The GUI thread
+makes no GL call, so the window keeps responding whatever a frame costs; the rest frame is drawn in chunks of
+the sorted order and given up as soon as a newer view is requested.
 """
 
 from __future__ import annotations
@@ -16,342 +27,442 @@ import logging
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
-import vispy
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QOffscreenSurface, QOpenGLContext, QPainter, QSurfaceFormat
+from PySide6.QtWidgets import QWidget
+from vispy import gloo
+from vispy.gloo import gl
+from vispy.gloo.context import FakeCanvas, set_current_canvas
 
-vispy.use(app="pyside6")
+from engines.splatting.camera import Camera
+from engines.splatting.viewer import SortResult, ViewSorter, gl_arrays
 
-from PySide6.QtCore import QObject, Signal  # noqa: E402
-from vispy import gloo, scene  # noqa: E402
-from vispy.gloo import gl  # noqa: E402
-from vispy.visuals import Visual  # noqa: E402
+log = logging.getLogger("workbench.panels")
 
-from engines.splatting.camera import Camera  # noqa: E402
-from engines.splatting.viewer import ViewSorter  # noqa: E402
-
-VERT = """
-attribute vec2 a_pos;
-attribute vec2 a_q;
-attribute vec4 a_color;
-uniform vec2 u_size;
+# the projection both programs share: centre in pixels, the 2D covariance (a b; b c) incl. the 0.3 low-pass, depth
+PROJECT = """
+attribute vec3 a_center;
+attribute vec3 a_cov_a;   // Sigma xx xy xz
+attribute vec3 a_cov_b;   // Sigma yy yz zz
+attribute float a_opacity;
+attribute vec3 a_rgb;
+uniform vec3 u_r0; uniform vec3 u_r1; uniform vec3 u_r2; uniform vec3 u_t;  // world to camera (rows of R, t)
+uniform vec2 u_focal; uniform vec2 u_principal; uniform vec2 u_size; uniform vec2 u_lim;
+uniform float u_near; uniform float u_scale2; uniform float u_max_ext;
+uniform float u_mode; uniform vec2 u_depth;
 varying vec4 v_color;
-varying vec2 v_pos;
+
+bool project(out vec2 mean, out vec3 cov, out float ext, out float r) {
+    vec3 p = vec3(dot(u_r0, a_center), dot(u_r1, a_center), dot(u_r2, a_center)) + u_t;
+    if (p.z <= u_near || a_opacity * 255.0 <= 1.0) return false;
+    float tx = clamp(p.x / p.z, -u_lim.x, u_lim.x) * p.z;
+    float ty = clamp(p.y / p.z, -u_lim.y, u_lim.y) * p.z;
+    // T = J W: rows (fx/z) W0 - (fx tx / z^2) W2 and (fy/z) W1 - (fy ty / z^2) W2
+    vec3 T0 = (u_focal.x / p.z) * u_r0 - (u_focal.x * tx / (p.z * p.z)) * u_r2;
+    vec3 T1 = (u_focal.y / p.z) * u_r1 - (u_focal.y * ty / (p.z * p.z)) * u_r2;
+    mat3 S = u_scale2 * mat3(a_cov_a.x, a_cov_a.y, a_cov_a.z, a_cov_a.y, a_cov_b.x, a_cov_b.y, a_cov_a.z, a_cov_b.y, a_cov_b.z);
+    vec3 s1 = S * T1;
+    cov = vec3(dot(T0, S * T0) + 0.3, dot(T0, s1), dot(T1, s1) + 0.3);
+    float mid = 0.5 * (cov.x + cov.z);
+    float l1 = mid + sqrt(max(mid * mid - (cov.x * cov.z - cov.y * cov.y), 0.0));
+    r = sqrt(2.0 * log(max(255.0 * a_opacity, 1.0)));
+    ext = r * sqrt(l1);
+    if (u_max_ext > 0.0 && ext > u_max_ext) {  // the viewer's radius clamp: the ellipse keeps its shape
+        cov *= (u_max_ext / ext) * (u_max_ext / ext);
+        ext = u_max_ext;
+    }
+    mean = u_focal * p.xy / p.z + u_principal;
+    if (mean.x + ext < 0.0 || mean.x - ext > u_size.x || mean.y + ext < 0.0 || mean.y - ext > u_size.y) return false;
+    if (u_mode > 1.5) {
+        v_color = vec4(1.0, 1.0, 1.0, a_opacity);
+    } else if (u_mode > 0.5) {  // depth: near red, far blue
+        float sd = clamp((p.z - u_depth.x) / max(u_depth.y - u_depth.x, 1e-6), 0.0, 1.0);
+        v_color = vec4(1.0 - sd, 0.35 + 0.4 * (1.0 - abs(2.0 * sd - 1.0)), sd, a_opacity);
+    } else {
+        v_color = vec4(a_rgb, a_opacity);
+    }
+    return true;
+}
+
+vec4 clip_position(vec2 pix) { return vec4(2.0 * pix.x / u_size.x - 1.0, 1.0 - 2.0 * pix.y / u_size.y, 0.0, 1.0); }
+"""
+
+QUAD_VERT = PROJECT + """
+attribute vec2 a_corner;   // (+-1, +-1)
+varying vec2 v_q;          // offset from the centre in standard deviations along the ellipse's axes
 void main() {
-    gl_Position = vec4(2.0 * a_pos.x / u_size.x - 1.0, 1.0 - 2.0 * a_pos.y / u_size.y, 0.0, 1.0);
-    v_pos = a_q;
-    v_color = a_color;
+    vec2 mean; vec3 cov; float ext; float r;
+    if (!project(mean, cov, ext, r)) { gl_Position = vec4(0.0, 0.0, 2.0, 1.0); v_q = vec2(0.0); return; }
+    float mid = 0.5 * (cov.x + cov.z);
+    float d = sqrt(max(mid * mid - (cov.x * cov.z - cov.y * cov.y), 0.0));
+    float l1 = mid + d, l2 = max(mid - d, 1e-6);
+    vec2 e = vec2(cov.y, l1 - cov.x);
+    e = length(e) > 1e-9 ? normalize(e) : (cov.x >= cov.z ? vec2(1.0, 0.0) : vec2(0.0, 1.0));
+    vec2 pix = mean + a_corner.x * r * sqrt(l1) * e + a_corner.y * r * sqrt(l2) * vec2(-e.y, e.x);
+    gl_Position = clip_position(pix);
+    v_q = a_corner * r;
 }
 """
 
-FRAG = """
+QUAD_FRAG = """
 varying vec4 v_color;
-varying vec2 v_pos;
+varying vec2 v_q;
 void main() {
-    float alpha = min(0.99, v_color.a * exp(-0.5 * dot(v_pos, v_pos)));
+    float alpha = min(0.99, v_color.a * exp(-0.5 * dot(v_q, v_q)));
     if (alpha < 1.0 / 255.0) discard;
     gl_FragColor = vec4(v_color.rgb * alpha, alpha);
 }
 """
 
-MODES = {"rgb": 0.0, "depth": 1.0, "alpha": 2.0}
-
-# the preview while the camera moves: one point sprite per splat (one primitive instead of a quad's two triangles;
-# llvmpipe's cost there is per primitive), the ellipse evaluated from its conic in the fragment shader
-PTS_VERT = """
-attribute vec2 a_mean;
-attribute vec3 a_conic;
-attribute vec4 a_color;
-attribute float a_radius;
-uniform vec2 u_size;
-uniform float u_scale;
-varying vec4 v_color;
-varying vec3 v_conic;
-varying float v_radius;
+POINT_VERT = PROJECT + """
+uniform float u_res;       // the target's resolution as a fraction of u_size
+varying vec3 v_conic;      // inverse 2D covariance (xx, xy, yy) in full-resolution pixels
+varying float v_half;      // half the sprite's side in full-resolution pixels
 void main() {
-    gl_Position = vec4(2.0 * a_mean.x / u_size.x - 1.0, 1.0 - 2.0 * a_mean.y / u_size.y, 0.0, 1.0);
-    float size = max(2.0 * a_radius * u_scale, 1.0);
+    vec2 mean; vec3 cov; float ext; float r;
+    if (!project(mean, cov, ext, r)) { gl_Position = vec4(0.0, 0.0, 2.0, 1.0); gl_PointSize = 1.0; return; }
+    float det = max(cov.x * cov.z - cov.y * cov.y, 1e-12);
+    v_conic = vec3(cov.z, -cov.y, cov.x) / det;
+    float size = max(2.0 * ext * u_res, 1.0);
     gl_PointSize = size;
-    v_color = a_color;
-    v_conic = a_conic;
-    v_radius = 0.5 * size / u_scale;
+    v_half = 0.5 * size / u_res;
+    gl_Position = clip_position(mean);
 }
 """
 
-PTS_FRAG = """
+POINT_FRAG = """
 varying vec4 v_color;
 varying vec3 v_conic;
-varying float v_radius;
+varying float v_half;
 void main() {
-    vec2 d = (gl_PointCoord - 0.5) * 2.0 * v_radius;  // offset from the centre in full-resolution pixels (y down)
+    vec2 d = (gl_PointCoord - 0.5) * 2.0 * v_half;  // offset from the centre in full-resolution pixels (y down)
     float q = v_conic.x * d.x * d.x + 2.0 * v_conic.y * d.x * d.y + v_conic.z * d.y * d.y;
     float alpha = min(0.99, v_color.a * exp(-0.5 * q));
     if (alpha < 1.0 / 255.0) discard;
     gl_FragColor = vec4(v_color.rgb * alpha, alpha);
 }
 """
-_PTS_DTYPE = [("a_mean", np.float32, 2), ("a_conic", np.float32, 3), ("a_color", np.float32, 4), ("a_radius", np.float32, 1)]
-GL_VERTEX_PROGRAM_POINT_SIZE = 0x8642
 
-
-def point_sprites(frame) -> np.ndarray:
-    """(n, 10) float32 per splat: centre, the conic (inverse 2D covariance: xx, xy, yy) in pixels, RGBA, the radius."""
-    n = len(frame.mean2d)
-    out = np.empty((n, 10), np.float32)
-    if n == 0:
-        return out
-    o = frame.rgba[:, 3]
-    r = np.sqrt(2.0 * np.log(np.maximum(255.0 * o, 1.0))).astype(np.float32)
-    rr = np.maximum(r, 1e-6)[:, None]
-    a1, a2 = frame.axes[:, :2] / rr, frame.axes[:, 2:] / rr  # √λ e: Σ = a1 a1ᵀ + a2 a2ᵀ
-    sxx = a1[:, 0] ** 2 + a2[:, 0] ** 2
-    sxy = a1[:, 0] * a1[:, 1] + a2[:, 0] * a2[:, 1]
-    syy = a1[:, 1] ** 2 + a2[:, 1] ** 2
-    det = np.maximum(sxx * syy - sxy * sxy, 1e-12)
-    out[:, 0:2] = frame.mean2d
-    out[:, 2], out[:, 3], out[:, 4] = syy / det, -sxy / det, sxx / det
-    out[:, 5:9] = frame.rgba
-    out[:, 9] = np.sqrt(np.maximum((frame.axes[:, :2] ** 2).sum(1), (frame.axes[:, 2:] ** 2).sum(1)))
-    return out
-
-BLIT_VERT = """
-attribute vec2 a_pos;
-varying vec2 v_uv;
-void main() {
-    v_uv = 0.5 * (a_pos + 1.0);
-    gl_Position = vec4(a_pos, 0.0, 1.0);
-}
-"""
-
-BLIT_FRAG = """
-uniform sampler2D u_tex;
-varying vec2 v_uv;
-void main() {
-    gl_FragColor = texture2D(u_tex, v_uv);
-}
-"""
-
-
-def clamp_radius(frame, max_radius: float):
-    """Shrink every splat whose longer half-axis exceeds ``max_radius`` pixels (both axes by the same factor).
-
-    A viewer approximation, as real-time splat viewers clamp screen size: the ellipse keeps its shape and
-    opacity but covers fewer pixels. The torch engine never does this.
-    """
-    if not max_radius or max_radius <= 0 or not len(frame.axes):
-        return frame
-    ext = np.sqrt(np.maximum((frame.axes[:, :2] ** 2).sum(1), (frame.axes[:, 2:] ** 2).sum(1)))
-    big = ext > max_radius
-    if big.any():
-        axes = frame.axes.copy()
-        axes[big] *= (max_radius / ext[big])[:, None].astype(np.float32)
-        frame.axes = axes
-    return frame
-
-
-def viewer_frame(sorter: ViewSorter, cam: Camera, params: dict):
-    """One frame from ``sorter`` with the viewer-only options applied (``max_radius``: :func:`clamp_radius`)."""
-    params = dict(params)
-    max_radius = params.pop("max_radius", 0.0)
-    frame = clamp_radius(sorter.frame(cam, **params), max_radius)
-    frame.quads = quad_vertices(frame)  # built here, off the GUI thread when called by the worker
-    frame.points = point_sprites(frame)  # the preview's form (while the camera moves)
-    return frame
-
-
+MODES = {"rgb": 0.0, "depth": 1.0, "alpha": 2.0}
+GL_ALIASED_POINT_SIZE_RANGE = 0x846D
+_STATIC = [("a_center", np.float32, 3), ("a_cov_a", np.float32, 3), ("a_cov_b", np.float32, 3), ("a_opacity", np.float32, 1)]
 _CORNERS = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float32)
 _QUAD = np.array([0, 1, 2, 0, 2, 3], np.uint32)
+CHUNK = 16384  # splats per draw call of a rest frame: between chunks a newer view request cancels the frame
+
+_gl_lock = threading.Lock()  # gloo keeps one "current canvas" per process: render threads take turns
 
 
-def quad_vertices(frame) -> tuple[np.ndarray, np.ndarray]:
-    """The frame's splats as plain quads: (4n, 8) float32 vertices (pixel position, offset in σ units, RGBA) and 6n indices.
+@dataclass
+class RenderedFrame:
+    """One image of the viewport and how it was made."""
 
-    Each corner is centre ± half-axes; its σ offset is the corner × r, r = √(2 ln(255 o)) (where α reaches 1/255).
-    One non-instanced draw: llvmpipe runs its whole vertex pipeline once per instance, which cost ~1.3 µs per splat.
-    """
-    n = len(frame.mean2d)
-    if n == 0:
-        return np.zeros((0, 8), np.float32), np.zeros(0, np.uint32)
-    o = frame.rgba[:, 3]
-    r = np.sqrt(2.0 * np.log(np.maximum(255.0 * o, 1.0))).astype(np.float32)
-    v = np.empty((n, 4, 8), np.float32)
-    cx, cy = _CORNERS[:, 0], _CORNERS[:, 1]
-    v[:, :, 0] = frame.mean2d[:, 0:1] + cx * frame.axes[:, 0:1] + cy * frame.axes[:, 2:3]
-    v[:, :, 1] = frame.mean2d[:, 1:2] + cx * frame.axes[:, 1:2] + cy * frame.axes[:, 3:4]
-    v[:, :, 2] = cx * r[:, None]
-    v[:, :, 3] = cy * r[:, None]
-    v[:, :, 4:] = frame.rgba[:, None, :]
-    idx = (np.arange(n, dtype=np.uint32)[:, None] * 4 + _QUAD).ravel()
-    return v.reshape(4 * n, 8), idx
+    image: np.ndarray  # (h, w, 4) uint8, premultiplied over black, top row first
+    cam: Camera
+    scale: float  # resolution as a fraction of cam's
+    sort: SortResult
+    render_ms: float
+    sorter: ViewSorter
 
 
-class SplatVisual(Visual):
-    """Screen-space splats as quads (4 vertices each, built in the worker by :func:`quad_vertices`), drawn in order.
-
-    llvmpipe runs vertex shaders on one thread, so the projection (the EWA covariance, eigen-axes, culling)
-    is done per frame with numpy in the sort worker (:func:`engines.splatting.viewer.screen_splats`) and the
-    vertex shader only places the quad's corners; the fragment shader evaluates α.
-    """
+class SplatRenderer:
+    """The GL objects for one scene: per-splat buffers, the quad and point programs, a framebuffer. Render thread only."""
 
     def __init__(self):
-        Visual.__init__(self, vcode=VERT, fcode=FRAG)
-        self._draw_mode = "triangles"
-        self.set_gl_state(blend=True, blend_func=("one", "one_minus_src_alpha"), depth_test=False, cull_face=False)
-        self._index_buffer = gloo.IndexBuffer(_QUAD)
-        self._vbo = gloo.VertexBuffer(np.zeros(4, [("a_pos", np.float32, 2), ("a_q", np.float32, 2), ("a_color", np.float32, 4)]))
-        self.shared_program.bind(self._vbo)
-        self.shared_program["u_size"] = (100.0, 100.0)
-        self.drawn = 0
-        self._buffers = {}
-        self.scale = 1.0  # < 1: draw into an offscreen target of that fraction of the viewport and upscale (while moving)
-        self.target_size = (100, 100)  # the canvas's physical size, set by SplatCanvas before each draw
+        self.quads = gloo.Program(QUAD_VERT, QUAD_FRAG)
+        self.points = gloo.Program(POINT_VERT, POINT_FRAG)
+        self.max_point = float(gl.glGetParameter(GL_ALIASED_POINT_SIZE_RANGE)[1])
+        self.sorter: ViewSorter | None = None
         self._fbo = None
-        self._blit = gloo.Program(BLIT_VERT, BLIT_FRAG)
-        self._blit["a_pos"] = gloo.VertexBuffer(np.array([[-1, -1], [1, -1], [-1, 1], [1, 1]], np.float32))
-        self._pts = gloo.Program(PTS_VERT, PTS_FRAG)
-        self._pts_vbo = gloo.VertexBuffer(np.zeros(1, _PTS_DTYPE))
-        self._pts.bind(self._pts_vbo)
-        self._pts["u_size"] = (100.0, 100.0)
-        self._points = None  # this frame's sprites, uploaded when first drawn at a reduced scale
-        self._points_uploaded = False
+        self._ibs: list = []
 
-    def set_frame(self, frame, size) -> None:
-        """Upload one frame's screen splats (back to front) for a viewport of ``size`` pixels."""
-        self.shared_program["u_size"] = (float(size[0]), float(size[1]))
-        self.drawn = len(frame.mean2d)
-        if self.drawn:
-            quads = getattr(frame, "quads", None)
-            verts, idx = quads if quads is not None else quad_vertices(frame)
-            self._vbo.set_data(verts.view([("a_pos", np.float32, 2), ("a_q", np.float32, 2), ("a_color", np.float32, 4)]).ravel())
-            self._index_buffer.set_data(idx)
-            self._points, self._points_uploaded = getattr(frame, "points", None), False
-            self._pts["u_size"] = (float(size[0]), float(size[1]))
+    def set_scene(self, sorter: ViewSorter) -> None:
+        """Upload the scene's static per-splat data: once per point, four times (one per quad corner) for the quads."""
+        arr = gl_arrays(sorter.scene)
+        n = len(arr["center"])
+        static = np.empty(n, _STATIC)
+        for name in ("center", "cov_a", "cov_b", "opacity"):
+            static["a_" + name] = arr[name].reshape(static["a_" + name].shape)
+        self.points.bind(gloo.VertexBuffer(static))
+        corner = np.empty((n, 4), _STATIC + [("a_corner", np.float32, 2)])
+        for name, _, _ in _STATIC:
+            corner[name] = static[name][:, None]
+        corner["a_corner"] = _CORNERS
+        self.quads.bind(gloo.VertexBuffer(corner.ravel()))
+        self.sorter = sorter
+        self.set_colors(sorter.current_colors)
 
-    def draw(self):
-        """At scale 1 straight into the canvas; below 1 into a smaller texture (fewer fragments) drawn over the viewport."""
-        if self.scale >= 1.0 or not self.drawn or not self.visible:
-            return Visual.draw(self)
-        W, H = self.target_size
-        w, h = max(1, int(round(W * self.scale))), max(1, int(round(H * self.scale)))
+    def set_colors(self, colors: np.ndarray) -> None:
+        c = np.ascontiguousarray(colors, np.float32)
+        self.points["a_rgb"] = gloo.VertexBuffer(c)
+        self.quads["a_rgb"] = gloo.VertexBuffer(np.repeat(c, 4, axis=0))
+
+    def max_radius(self, requested: float) -> float:
+        """The radius clamp in pixels: the requested one (0 = none), within what one point sprite can cover."""
+        limit = 0.5 * self.max_point
+        return min(requested, limit) if requested > 0 else limit
+
+    def render(self, cam: Camera, sort: SortResult, params: dict, scale: float = 1.0, cancelled=lambda: False):
+        """The view's image as (h, w, 4) uint8 at ``scale`` of the camera's resolution; None when ``cancelled()`` said so."""
+        W, H = cam.width, cam.height
+        w, h = max(1, int(round(W * scale))), max(1, int(round(H * scale)))
         if self._fbo is None or self._fbo.color_buffer.shape[:2] != (h, w):
-            tex = gloo.Texture2D((h, w, 4), format="rgba", interpolation="linear")
-            self._fbo = gloo.FrameBuffer(color=tex)
-            self._blit["u_tex"] = tex
+            self._fbo = gloo.FrameBuffer(color=gloo.RenderBuffer((h, w, 4)))
+        R, t = cam.viewmat[:3, :3], cam.viewmat[:3, 3]
+        uniforms = dict(u_r0=R[0], u_r1=R[1], u_r2=R[2], u_t=t, u_focal=(cam.fx, cam.fy), u_principal=(cam.cx, cam.cy),
+                        u_size=(W, H), u_lim=(1.3 * 0.5 * W / cam.fx, 1.3 * 0.5 * H / cam.fy), u_near=self.sorter.near,
+                        u_scale2=params.get("splat_scale", 1.0) ** 2, u_mode=MODES[params.get("mode", "rgb")],
+                        u_depth=sort.depth_range, u_max_ext=self.max_radius(params.get("max_radius", 0.0)))
+        preview = scale < 1.0
+        prog = self.points if preview else self.quads
+        for k, v in uniforms.items():
+            prog[k] = tuple(float(x) for x in np.ravel(v)) if np.ndim(v) else float(v)
+        if preview:
+            prog["u_res"] = float(w) / float(W)
+        order = sort.order
+        chunks = [order] if preview else [order[i:i + CHUNK] for i in range(0, len(order), CHUNK)]
         with self._fbo:
             gloo.set_viewport(0, 0, w, h)
-            gloo.set_clear_color((0.0, 0.0, 0.0, 0.0))
-            gloo.clear(color=True)
-            if self._points is not None:
-                if not self._points_uploaded:
-                    self._pts_vbo.set_data(self._points.view(_PTS_DTYPE).ravel())
-                    self._pts.bind(self._pts_vbo)  # the attribute views take the new length (draw counts from them)
-                    self._points_uploaded = True
-                self._configure_gl_state()
-                gl.glEnable(GL_VERTEX_PROGRAM_POINT_SIZE)  # the shader sets each sprite's size
-                self._pts["u_scale"] = float(w) / float(W)
-                self._pts.draw("points")
-            else:
-                Visual.draw(self)
-        gloo.set_viewport(0, 0, W, H)
-        # the texture holds premultiplied colour: the same "over" blend puts it on the background
-        self._blit.draw("triangle_strip")
-
-    def _prepare_transforms(self, view):
-        pass
-
-    def _prepare_draw(self, view):
-        return self.drawn > 0
-
-    def _compute_bounds(self, axis, view):
-        return None
+            gloo.set_state(blend=True, blend_func=("one", "one_minus_src_alpha"), depth_test=False, cull_face=False)
+            gloo.clear(color=(0.0, 0.0, 0.0, 0.0))
+            for i, part in enumerate(chunks):
+                if not len(part):
+                    continue
+                if i >= len(self._ibs):
+                    self._ibs.append(gloo.IndexBuffer(np.zeros(6, np.uint32)))
+                ib = self._ibs[i]
+                ib.set_data(part if preview else (part[:, None].astype(np.uint32) * 4 + _QUAD).ravel())
+                prog.draw("points" if preview else "triangles", ib)
+                if len(chunks) > 1:
+                    gloo.finish()
+                    if cancelled():
+                        return None
+            return gloo.read_pixels((0, 0, w, h), alpha=True)
 
 
-Splats = scene.visuals.create_visual_node(SplatVisual)
+class RenderThread(QObject):
+    """Sorts (with S² reuse) and draws the newest requested view in a daemon thread that owns a GL context.
 
-
-class SortWorker(QObject):
-    """Sorts (with S² reuse) and projects for the newest requested view in a daemon thread; older requests are dropped.
-
-    A plain daemon thread rather than a QThread: it never holds up the application's exit, and its results
-    reach the GUI thread through a queued signal.
+    Requests are dropped in favour of newer ones; :meth:`render_now` waits for one frame (exports, tests,
+    screenshots). A plain daemon thread rather than a QThread: it never holds up the application's exit, and
+    its frames reach the GUI thread through a queued signal.
     """
 
-    sorted = Signal(object, object, object)  # ScreenSplats, Camera, the ViewSorter that made it
+    rendered = Signal(object)  # RenderedFrame
+    failed = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._cv = threading.Condition()
         self._request = None
+        self._sync: list = []  # (cam, params, scale, holder dict, Event)
         self._quit = False
         self.sorter: ViewSorter | None = None
-        self._thread = threading.Thread(target=self.run, name="splat-sort", daemon=True)
+        self.error: str | None = None
+        self._surface = QOffscreenSurface()  # created here: a surface belongs to the GUI thread
+        self._surface.setFormat(QSurfaceFormat.defaultFormat())
+        self._surface.create()
+        self._thread = threading.Thread(target=self.run, name="splat-render", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def request(self, cam: Camera, params: dict) -> None:
+    def request(self, cam: Camera, params: dict, scale: float = 1.0) -> None:
         with self._cv:
-            self._request = (cam, params)
+            self._request = (cam, dict(params), scale)
             self._cv.notify()
+
+    def render_now(self, cam: Camera, params: dict, scale: float = 1.0, timeout: float = 60.0) -> RenderedFrame:
+        """Draw one frame and wait for it (raises RuntimeError when GL is unavailable or the frame failed)."""
+        if self.error:
+            raise RuntimeError(self.error)
+        done, holder = threading.Event(), {}
+        with self._cv:
+            self._sync.append((cam, dict(params), scale, holder, done))
+            self._cv.notify()
+        if not done.wait(timeout):
+            raise RuntimeError("the viewport's render thread did not answer")
+        if "error" in holder:
+            raise RuntimeError(holder["error"])
+        return holder["frame"]
 
     def stop(self) -> None:
         with self._cv:
             self._quit = True
             self._cv.notify()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(2.0)
+            self._thread.join(5.0)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _newer_pending(self) -> bool:
+        return self._quit or self._request is not None or bool(self._sync)
 
     def run(self) -> None:
+        ctx = QOpenGLContext()
+        ctx.setFormat(self._surface.format())
+        if not ctx.create() or not ctx.makeCurrent(self._surface):
+            self._give_up("OpenGL is not available: the viewport cannot draw (the engine view still works)")
+            return
+        with _gl_lock:
+            canvas = FakeCanvas()
+            renderer = SplatRenderer()
+        try:
+            self._loop(canvas, renderer)
+        finally:
+            with _gl_lock:
+                set_current_canvas(canvas)
+                del renderer
+                canvas.flush()
+            ctx.doneCurrent()
+
+    def _give_up(self, message: str) -> None:
+        self.error = message
+        log.error("splat viewer: %s", message)
+        self.failed.emit(message)
+        with self._cv:  # waiters get the error instead of a frame
+            for *_, holder, done in self._sync:
+                holder["error"] = message
+                done.set()
+            self._sync.clear()
+
+    def _loop(self, canvas, renderer: SplatRenderer) -> None:
         while True:
             with self._cv:
-                while self._request is None and not self._quit:
+                while self._request is None and not self._sync and not self._quit:
                     self._cv.wait()
                 if self._quit:
                     return
-                (cam, params), self._request = self._request, None
-            sorter = self.sorter
-            if sorter is None:
-                continue
+                if self._sync:
+                    cam, params, scale, holder, done = self._sync.pop(0)
+                else:
+                    (cam, params, scale), self._request, holder, done = self._request, None, None, None
             try:
-                res = viewer_frame(sorter, cam, params)
-            except Exception:  # a failed frame is logged and skipped; the next request tries again
-                logging.getLogger("workbench.panels").exception("splat viewer: frame failed")
+                frame = self._draw(canvas, renderer, cam, params, scale, cancel=done is None)
+            except Exception as err:  # a failed frame is logged and reported; the next request tries again
+                log.exception("splat viewer: frame failed")
+                if done is not None:
+                    holder["error"] = f"{type(err).__name__}: {err}"
+                    done.set()
                 continue
-            self.sorted.emit(res, cam, sorter)
+            if done is not None:
+                holder["frame"] = frame
+                done.set()
+            elif frame is not None:
+                self.rendered.emit(frame)
+
+    def _draw(self, canvas, renderer: SplatRenderer, cam: Camera, params: dict, scale: float, cancel: bool):
+        sorter = self.sorter
+        if sorter is None:
+            raise RuntimeError("no scene")
+        t0 = time.perf_counter()
+        sort, colors = sorter.view(cam, s2=params.get("s2", True), window=params.get("window", 6))
+        with _gl_lock:
+            set_current_canvas(canvas)
+            if renderer.sorter is not sorter:
+                renderer.set_scene(sorter)  # with the sorter's current colours
+            elif colors is not None:
+                renderer.set_colors(colors)
+            image = renderer.render(cam, sort, params, scale, self._newer_pending if cancel else (lambda: self._quit))
+        if image is None:
+            return None
+        return RenderedFrame(image, cam, scale, sort, 1000 * (time.perf_counter() - t0), sorter)
 
 
-class SplatCanvas(QObject):
-    """A SceneCanvas with the splat visual, an overlay (fps, sort time, splat count) and frame-time bookkeeping."""
+class Viewport(QWidget):
+    """Paints the newest rendered frame, scaled to the widget, with an overlay line; input arrives as Qt events.
 
-    def __init__(self, size=(648, 420)):
-        super().__init__()
-        self.canvas = scene.SceneCanvas(keys=None, size=size, bgcolor="black", show=False)
-        self.splats = Splats(parent=self.canvas.scene)
-        self.splats.order = 0
-        self.overlay = scene.visuals.Text("", parent=self.canvas.scene, color="#f0f0f0", font_size=8, anchor_x="left",
-                                          anchor_y="bottom", pos=(8, 18))
-        self.overlay.order = 1
-        self.frame_times: deque[float] = deque(maxlen=40)
-        self.canvas.events.draw.connect(self._on_draw, position="last")
+    Drawn with QPainter (no GL on the GUI thread): a reduced-resolution frame is scaled up smoothly.
+    """
 
-        self.canvas.events.draw.connect(self._before_draw, position="first")
+    # ---- input: the panel turns these into camera moves --------------------------------------------------
+    pressed = Signal(float, float)
+    dragged = Signal(float, float)  # dx, dy in pixels since the last move, while a button is held
+    wheeled = Signal(float)  # wheel steps (positive: away from the user)
+    double_clicked = Signal(float, float)
+    key_pressed = Signal(str)  # the key's text, upper case
+    resized = Signal()
 
-    def _before_draw(self, _event) -> None:
-        self.splats.target_size = tuple(int(v) for v in self.canvas.physical_size)
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.image: QImage | None = None
+        self.frame: RenderedFrame | None = None
+        self.overlay = ""
+        self.message = ""
+        self.frame_times: deque[float] = deque(maxlen=60)
+        self._drag = None
 
-    def _on_draw(self, _event) -> None:
+    def set_frame(self, frame: RenderedFrame) -> None:
+        a = np.ascontiguousarray(frame.image)
+        self.image = QImage(a.data, a.shape[1], a.shape[0], 4 * a.shape[1], QImage.Format.Format_RGBA8888_Premultiplied).copy()
+        self.frame = frame
         self.frame_times.append(time.perf_counter())
+        self.update()
+
+    def set_overlay(self, text: str) -> None:
+        if text != self.overlay:
+            self.overlay = text
+            self.update()
 
     def fps(self) -> float | None:
+        """Frames shown per second over the last two seconds (None with fewer than five)."""
         t = [x for x in self.frame_times if x > time.perf_counter() - 2.0]
         if len(t) < 5:
             return None
         return (len(t) - 1) / max(t[-1] - t[0], 1e-6)
 
-    def render_image(self) -> np.ndarray:
-        """The framebuffer as RGB floats in [0, 1] (overlay hidden)."""
-        vis, scale = self.overlay.visible, self.splats.scale
-        self.overlay.visible, self.splats.scale = False, 1.0
-        img = self.canvas.render(alpha=False)
-        self.overlay.visible, self.splats.scale = vis, scale
-        return img[..., :3].astype(np.float32) / 255.0
+    def image_rgb(self) -> np.ndarray:
+        """The frame shown, as RGB floats in [0, 1] at its own resolution (no overlay)."""
+        if self.frame is None:
+            return np.zeros((max(1, self.height()), max(1, self.width()), 3), np.float32)
+        return self.frame.image[..., :3].astype(np.float32) / 255.0
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 (Qt API)
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("black"))
+        if self.image is not None:
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.image.width() < self.width())
+            p.drawImage(QRectF(self.rect()), self.image)
+        text = self.message or self.overlay
+        if text:
+            fm = p.fontMetrics()
+            box = QRectF(4, self.height() - fm.height() - 8, fm.horizontalAdvance(text) + 10, fm.height() + 4)
+            p.fillRect(box, QColor(0, 0, 0, 150))
+            p.setPen(QColor("#ff8080" if self.message else "#f0f0f0"))
+            p.drawText(QPointF(box.left() + 5, box.bottom() - fm.descent() - 2), text)
+        p.end()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self._drag = event.position()
+        self.setFocus()
+        self.pressed.emit(self._drag.x(), self._drag.y())
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        last = self._drag
+        if last is None or not event.buttons():
+            return
+        pos = event.position()
+        self._drag = pos
+        self.dragged.emit(pos.x() - last.x(), pos.y() - last.y())
+
+    def mouseReleaseEvent(self, _event) -> None:  # noqa: N802 (Qt API)
+        self._drag = None
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.wheeled.emit(event.angleDelta().y() / 120.0)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.double_clicked.emit(event.position().x(), event.position().y())
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self.key_pressed.emit(event.text().upper())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self.resized.emit()

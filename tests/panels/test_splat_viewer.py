@@ -40,26 +40,32 @@ def test_default_job_runs_through_the_job_runner_and_fills_the_views(panel, qtbo
     assert panel.image_item.image.shape[:2] == (64, 96)
 
 
-def test_gl_viewport_matches_the_exact_renderer(panel, qtbot):
-    # the viewport at a fixed size and pose, against the torch engine's exact frame at the same pose
-    scene = procedural_scene(6000, seed=1)
-    panel._set_scene(scene, panel.config().replace(procedural_gaussians=6000, seed=1))
-    panel.gl.canvas.size = (160, 100)
-    qtbot.wait(50)
-    w, h = panel.gl.canvas.size
-    cam = orbit_path([0, 0, 0.7], 6.5, 2.0, 1, 0, w, h, 60, start_deg=-70)[0]
+def _fixed_view(panel, qtbot, scene, w=160, h=100):
+    """The viewport at w × h px looking at ``scene`` from a fixed pose; returns that camera."""
     from engines.splatting.viewer import OrbitControl
 
+    panel._set_scene(scene, panel.config())
+    panel.gl.setFixedSize(w, h)
+    qtbot.waitUntil(lambda: (panel.gl.width(), panel.gl.height()) == (w, h), timeout=5000)
+    cam = orbit_path([0, 0, 0.7], 6.5, 2.0, 1, 0, w, h, 60, start_deg=-70)[0]
     panel._orbit = OrbitControl.from_camera(cam, np.array([0, 0, 0.7]), (0, 0, 1))
     panel._fov_cam = cam
-    panel._update_view(sort_now=True)
     got = panel.current_camera()
     assert np.allclose(got.viewmat, cam.viewmat, atol=1e-9) and np.isclose(got.fx, cam.fx)
-    gl = panel.gl.render_image()
-    assert gl.shape == (h, w, 3)
+    return cam
+
+
+def test_gl_viewport_matches_the_exact_renderer(panel, qtbot):
+    # the viewport's GL frame (drawn in its render thread) against the torch engine's exact frame at the same pose
+    scene = procedural_scene(6000, seed=1)
+    cam = _fixed_view(panel, qtbot, scene)
+    frame = panel.render_viewport_now()
+    gl = frame.image[..., :3].astype(np.float32) / 255
+    assert gl.shape == (cam.height, cam.width, 3) and frame.scale == 1.0
     exact = render_exact(to_device(scene, torch.device("cpu"), torch.float32), cam).rgb
     assert exact.mean() > 0.1  # something is in view
     assert psnr(exact, gl) >= 30.0
+    assert panel.gl.frame is frame  # and the widget shows it
 
 
 def test_viewport_interaction_moves_the_camera_and_sorts(panel, qtbot):
@@ -92,43 +98,57 @@ def test_open_file_loads_a_ply(panel, qtbot, tmp_path):
     assert panel.result.scene == "small"
 
 
-def test_visible_text_is_deterministic_and_close_joins_the_sort_thread(panel, qtbot):
+def test_visible_text_is_deterministic_and_close_joins_the_render_thread(panel, qtbot):
     # screenshots compare pixels: before the user moves the view the overlay carries no timings, and the summary
     # shows evaluation counts and ratios, with the wall-clock milliseconds in its tooltip only
     panel.run_blocking(panel.config().replace(width=64, height=40, frames=2))
-    panel._update_overlay()
-    text = panel.gl.overlay.text
+    assert panel.gl.frame is not None and panel.gl.frame.scale == 1.0  # run_blocking also drew the viewport
+    text = panel.gl.overlay
     assert "splats" in text and "S²" in text and "ms" not in text and "fps" not in text
     assert "ms/frame" not in panel.summary.text() and "evaluations" in panel.summary.text()
     assert "ms/frame" in panel.summary.toolTip()
     panel.mark_interaction()
     panel._update_overlay()
-    assert "ms" in panel.gl.overlay.text
+    assert "ms" in panel.gl.overlay
     panel.close()
-    assert not panel.worker._thread.is_alive()
+    assert not panel.worker.is_alive()
 
 
 def test_moving_draws_at_reduced_resolution_and_rest_restores_full(panel, qtbot):
-    from panels.splat_viewer.gl_view import clamp_radius
-
+    scene = procedural_scene(6000, seed=1)
+    cam = _fixed_view(panel, qtbot, scene)
+    full = panel.render_viewport_now().image[..., :3].astype(np.float32) / 255
+    shown = []
+    panel.worker.rendered.connect(lambda f: shown.append(f.scale))
     panel.moving_box.setCurrentText("1/2")
-    panel.camera_moved()
-    assert panel.gl.splats.scale == 0.5
-    qtbot.waitUntil(lambda: panel.gl.splats.scale == 1.0, timeout=5000)  # the camera stopped: full resolution
-    panel._update_view(sort_now=True)
-    qtbot.wait(50)
-    full = panel.gl.canvas.render(alpha=False)[..., :3].astype(np.float32) / 255
-    panel.gl.splats.scale = 0.5
-    half = panel.gl.canvas.render(alpha=False)[..., :3].astype(np.float32) / 255
-    panel.gl.splats.scale = 1.0
-    assert half.shape == full.shape and half.mean() > 0.05
-    assert 30.0 <= psnr(full, half) < 100.0  # the same picture (point sprites, upscaled from a quarter of the pixels)
-    # the radius clamp shrinks only the splats beyond it, keeping their shape
-    f = panel._last_frame
-    import copy
+    panel.camera_moved()  # the pose is unchanged: the preview draws the same view
+    qtbot.waitUntil(lambda: 0.5 in shown, timeout=10_000)
+    preview = panel.gl.frame
+    assert preview.image.shape[:2] == (cam.height // 2, cam.width // 2)
+    half = np.repeat(np.repeat(preview.image[..., :3].astype(np.float32) / 255, 2, 0), 2, 1)
+    # the same picture from a quarter of the pixels (sprites whose centre is off screen are clipped: the border differs)
+    assert 24.0 <= psnr(full[8:-8, 8:-8], half[8:-8, 8:-8]) < 100.0
+    qtbot.waitUntil(lambda: shown[-1] == 1.0, timeout=10_000)  # the camera stopped: full resolution again
+    assert panel.gl.frame.image.shape[:2] == (cam.height, cam.width)
 
-    g = clamp_radius(copy.copy(f), 4.0)
-    ext = np.sqrt(np.maximum((g.axes[:, :2] ** 2).sum(1), (g.axes[:, 2:] ** 2).sum(1)))
-    assert ext.max() <= 4.0 + 1e-3
-    small = np.sqrt(np.maximum((f.axes[:, :2] ** 2).sum(1), (f.axes[:, 2:] ** 2).sum(1))) <= 4.0
-    assert np.array_equal(g.axes[small], f.axes[small])
+
+def test_max_splat_radius_clamps_the_footprint_in_the_shader(panel, qtbot):
+    # one large Gaussian in front of the camera: with the clamp at 4 px nothing is drawn farther than 4 px from its centre
+    from engines.splatting.scene import Scene
+
+    # (a second, invisible Gaussian only gives the scene an extent for its default camera)
+    one = Scene(means=np.array([[0.0, 0.0, 0.7], [1.0, 1.0, 0.0]], np.float32), sh=np.full((2, 1, 3), 1.0, np.float32),
+                opacity_logit=np.array([4.0, -12.0], np.float32), log_scales=np.log(np.full((2, 3), 0.4, np.float32)),
+                quats=np.array([[1.0, 0, 0, 0]] * 2, np.float32), name="one")
+    cam = _fixed_view(panel, qtbot, one)
+    R, t = cam.viewmat[:3, :3], cam.viewmat[:3, 3]
+    p = R @ one.means[0] + t
+    u, v = cam.fx * p[0] / p[2] + cam.cx, cam.fy * p[1] / p[2] + cam.cy
+    yy, xx = np.mgrid[0 : cam.height, 0 : cam.width] + 0.5
+    far = (xx - u) ** 2 + (yy - v) ** 2 > 5.0**2
+    panel.radius_box.setValue(0)
+    unclamped = panel.render_viewport_now().image[..., 3]
+    assert unclamped[far].max() > 100  # the splat covers much more than 4 px
+    panel.radius_box.setValue(4)
+    clamped = panel.render_viewport_now().image[..., 3]
+    assert clamped[far].max() == 0 and clamped[~far].max() > 100
