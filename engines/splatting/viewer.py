@@ -95,7 +95,7 @@ class ViewSorter:
         limx, limy = (1 + self.margin) * 0.5 * cam.width / cam.fx, (1 + self.margin) * 0.5 * cam.height / cam.fy
         inside = (np.abs(p[:, 0] / zs) <= limx + big) & (np.abs(p[:, 1] / zs) <= limy + big)
         vis = np.nonzero((z > self.near) & inside)[0]
-        order = vis[np.argsort(-z[vis], kind="stable")].astype(np.uint32)
+        order = vis[np.argsort(-z[vis])].astype(np.uint32)
         colors = self.colors(cam).astype(np.float32) if (self.view_dependent or self._colors_degree != self.sh_degree) else None
         self._colors_degree = self.sh_degree
         zr = (float(np.percentile(z[vis], 2)), float(np.percentile(z[vis], 98))) if vis.size else (0.0, 1.0)

@@ -18,7 +18,7 @@ Why a render thread: a GL draw holds the thread that issues it until the frame i
 ``QOffscreenSurface``, draws into a framebuffer object, reads the pixels back (1 MB at 648×420; well under a
 millisecond on a GPU) and hands the image to :class:`Viewport`, which paints it with QPainter. The GUI thread
 makes no GL call, so the window keeps responding whatever a frame costs; the rest frame is drawn in chunks of
-the sorted order and given up as soon as a newer view is requested.
+the sorted order and given up as soon as the camera moves again.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ GL_ALIASED_POINT_SIZE_RANGE = 0x846D
 _STATIC = [("a_center", np.float32, 3), ("a_cov_a", np.float32, 3), ("a_cov_b", np.float32, 3), ("a_opacity", np.float32, 1)]
 _CORNERS = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float32)
 _QUAD = np.array([0, 1, 2, 0, 2, 3], np.uint32)
-CHUNK = 16384  # splats per draw call of a rest frame: between chunks a newer view request cancels the frame
+CHUNK = 8192  # splats per draw call; a flush after each overlaps set-up and rasterisation, and lets a move cancel a rest frame
 
 _gl_lock = threading.Lock()  # gloo keeps one "current canvas" per process: render threads take turns
 
@@ -223,7 +223,7 @@ class SplatRenderer:
         if preview:
             prog["u_res"] = float(w) / float(W)
         order = sort.order
-        chunks = [order] if preview else [order[i:i + CHUNK] for i in range(0, len(order), CHUNK)]
+        chunks = [order[i:i + CHUNK] for i in range(0, len(order), CHUNK)]
         with self._fbo:
             gloo.set_viewport(0, 0, w, h)
             gloo.set_state(blend=True, blend_func=("one", "one_minus_src_alpha"), depth_test=False, cull_face=False)
@@ -236,10 +236,9 @@ class SplatRenderer:
                 ib = self._ibs[i]
                 ib.set_data(part if preview else (part[:, None].astype(np.uint32) * 4 + _QUAD).ravel())
                 prog.draw("points" if preview else "triangles", ib)
-                if len(chunks) > 1:
-                    gloo.finish()
-                    if cancelled():
-                        return None
+                gl.glFlush()  # llvmpipe rasterises this chunk on its threads while this one sets up the next
+                if cancelled():
+                    return None
             return gloo.read_pixels((0, 0, w, h), alpha=True)
 
 
@@ -299,8 +298,9 @@ class RenderThread(QObject):
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
-    def _newer_pending(self) -> bool:
-        return self._quit or self._request is not None or bool(self._sync)
+    def _moving_again(self) -> bool:
+        """A rest frame is given up when a reduced-resolution (moving) view was requested meanwhile, or at exit."""
+        return self._quit or (self._request is not None and self._request[2] < 1.0)
 
     def run(self) -> None:
         ctx = QOpenGLContext()
@@ -342,7 +342,7 @@ class RenderThread(QObject):
                 else:
                     (cam, params, scale), self._request, holder, done = self._request, None, None, None
             try:
-                frame = self._draw(canvas, renderer, cam, params, scale, cancel=done is None)
+                frame = self._draw(canvas, renderer, cam, params, scale, cancel=done is None and scale >= 1.0)
             except Exception as err:  # a failed frame is logged and reported; the next request tries again
                 log.exception("splat viewer: frame failed")
                 if done is not None:
@@ -367,7 +367,7 @@ class RenderThread(QObject):
                 renderer.set_scene(sorter)  # with the sorter's current colours
             elif colors is not None:
                 renderer.set_colors(colors)
-            image = renderer.render(cam, sort, params, scale, self._newer_pending if cancel else (lambda: self._quit))
+            image = renderer.render(cam, sort, params, scale, self._moving_again if cancel else (lambda: self._quit))
         if image is None:
             return None
         return RenderedFrame(image, cam, scale, sort, 1000 * (time.perf_counter() - t0), sorter)

@@ -63,7 +63,7 @@ def measure(scene: str = "garden", size=(648, 420), seconds: float = 6.0, moving
     stopped = time.perf_counter()
     spin(2.0)
     gap_timer.stop()
-    preview = [(t, ms) for t, s, ms in shown if t < stopped and s < 1]
+    preview = [(t, ms) for t, s, ms in shown if t < stopped]  # at the moving resolution
     full = [(t - stopped, ms) for t, s, ms in shown if t >= stopped and s == 1]
     g = sorted(gaps)
     out = dict(scene=scene, size=list(size), moving_resolution=moving, splats=panel._scene.n,
