@@ -297,26 +297,20 @@ class SplatViewerPanel(Panel):
         """Ask the render thread for the current view (at the reduced resolution while the camera moves)."""
         if self._orbit is None:
             return
-        self._apply_sh_degree()
         self.worker.request(self.current_camera(), self._frame_params(), MOVING_SCALES.get(self.moving_box.currentText(), 1.0)
                             if self._moving else 1.0)
 
-    def _apply_sh_degree(self) -> None:
-        deg = min(self._safe_config().sh_degree, self._scene.sh_degree)
-        if deg != self._sorter.sh_degree:  # SH degree from the form applies to the viewport at once
-            self._sorter.set_sh_degree(deg)
-
     def render_viewport_now(self):
         """Draw the current view at full resolution, wait for it and show it (exports, screenshots, tests)."""
-        self._apply_sh_degree()
         frame = self.worker.render_now(self.current_camera(), self._frame_params())
         self._on_frame(frame)
         return frame
 
     def _frame_params(self, s2: bool | None = None) -> dict:
-        return dict(s2=self.s2_box.isChecked() if s2 is None else s2, window=self.s2_window.value(),
-                    splat_scale=self._safe_config().splat_scale, mode=self.mode_box.currentText(),
-                    max_radius=float(self.radius_box.value()))
+        """What the render thread needs besides the camera (it applies the SH degree itself: the sorter is its own)."""
+        cfg = self._safe_config()
+        return dict(s2=self.s2_box.isChecked() if s2 is None else s2, window=self.s2_window.value(), sh_degree=cfg.sh_degree,
+                    splat_scale=cfg.splat_scale, mode=self.mode_box.currentText(), max_radius=float(self.radius_box.value()))
 
     def _safe_config(self):
         try:
@@ -503,13 +497,13 @@ class SplatViewerPanel(Panel):
         cfg = config if config is not None else self._safe_config()
         if self._scene_of_config_changed(cfg):
             self._load_scene_async(cfg)
-        self._sorter.set_sh_degree(cfg.sh_degree)
         self._update_view()
         return super().run_job(config)
 
     def run_blocking(self, config=None) -> None:
         super().run_blocking(config)
-        self.render_viewport_now()  # the viewport's frame too, before a screenshot is taken
+        if self.worker.error is None:
+            self.render_viewport_now()  # the viewport's frame too, before a screenshot is taken
 
     def _scene_of_config_changed(self, cfg) -> bool:
         return self._scene_key_of(cfg) != self._scene_key
@@ -552,18 +546,26 @@ class SplatViewerPanel(Panel):
 
     def export(self, out_dir):
         out = super().export(out_dir)
-        self.export_frame(out / "viewport.png")
+        if self.worker.error is None:  # without OpenGL there is no viewport image (the panel says why)
+            self.export_frame(out / "viewport.png")
         return out
 
     def _ask_export_frame(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save frame", "frame.png", "PNG (*.png)")
         if path:
-            self.message.setText(f"saved {self.export_frame(path)}")
+            try:
+                self.message.setText(f"saved {self.export_frame(path)}")
+            except (RuntimeError, OSError) as err:
+                self.show_error(f"frame not saved: {err}")
 
     def _ask_export_sequence(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for the path's frames")
         if folder:
-            files = self.export_sequence(folder)
+            try:
+                files = self.export_sequence(folder)
+            except (RuntimeError, OSError) as err:
+                self.show_error(f"sequence not saved: {err}")
+                return
             self.message.setText(f"saved {len(files)} frames to {folder}")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)

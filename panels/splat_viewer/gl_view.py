@@ -360,6 +360,9 @@ class RenderThread(QObject):
         if sorter is None:
             raise RuntimeError("no scene")
         t0 = time.perf_counter()
+        degree = min(params.get("sh_degree", sorter.sh_degree), sorter.scene.sh_degree)
+        if degree != sorter.sh_degree:
+            sorter.set_sh_degree(degree)  # the next sort re-evaluates the colours
         sort, colors = sorter.view(cam, s2=params.get("s2", True), window=params.get("window", 6))
         with _gl_lock:
             set_current_canvas(canvas)

@@ -152,3 +152,28 @@ def test_max_splat_radius_clamps_the_footprint_in_the_shader(panel, qtbot):
     panel.radius_box.setValue(4)
     clamped = panel.render_viewport_now().image[..., 3]
     assert clamped[far].max() == 0 and clamped[~far].max() > 100
+
+
+def test_without_opengl_the_viewport_says_so_and_the_engine_still_runs(build_panel, qtbot, monkeypatch, tmp_path):
+    import panels.splat_viewer.gl_view as gl_view
+    from panels.splat_viewer import SplatViewerPanel
+
+    class NoContext:  # a machine whose OpenGL cannot create a context
+        def setFormat(self, _fmt):  # noqa: N802 (Qt API)
+            pass
+
+        def create(self):
+            return False
+
+    monkeypatch.setattr(gl_view, "QOpenGLContext", NoContext)
+    p = build_panel(SplatViewerPanel, show=True)
+    try:
+        qtbot.waitUntil(lambda: "OpenGL is not available" in p.gl.message, timeout=10_000)
+        assert "OpenGL" in p.error.text()
+        with pytest.raises(RuntimeError, match="OpenGL is not available"):
+            p.render_viewport_now()
+        p.run_job(p.config().replace(width=48, height=32, frames=1))  # the torch engine does not need GL
+        qtbot.waitUntil(lambda: p.result is not None, timeout=60_000)
+        assert (p.export(tmp_path / "out") / "result.json").exists()  # export leaves out only the viewport's image
+    finally:
+        p.worker.stop()
