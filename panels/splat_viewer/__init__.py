@@ -121,10 +121,11 @@ class SplatViewerPanel(Panel):
         self.radius_box.setSingleStep(16)
         self.radius_box.setValue(DEFAULT_MAX_RADIUS)
         self.radius_box.setSuffix(" px")
-        self.radius_box.setSpecialValueText("off")
+        self.radius_box.setSpecialValueText("GL limit")
         self.radius_box.setToolTip("Viewer approximation: splats whose screen-space half-axis exceeds this many pixels are "
                                    "shrunk to it (as real-time viewers clamp splat size), which saves fill on scenes with "
-                                   "huge floaters. The torch engine's frames are always exact. 0 = off")
+                                   "huge floaters. The torch engine's frames are always exact. 0 = no clamp beyond the GL limit: half "
+                                   "the largest point sprite the driver draws (127 px on Mesa's llvmpipe)")
         self.radius_box.valueChanged.connect(lambda _: self._update_view())
         for w in (QLabel("while moving"), self.moving_box, QLabel("max splat radius"), self.radius_box):
             row3.addWidget(w)
