@@ -35,9 +35,7 @@ def test_unknown_panel_screenshot_is_refused_clearly(tmp_path):
 
 
 def test_window_screenshot_shows_the_docks(tmp_path):
-    # In a fresh process, as a user runs it: several GL canvases created and destroyed earlier in one
-    # process (the panel and screenshot tests) have crashed it here (SIGSEGV in Qt/GL event processing),
-    # which a user's session, building each panel once, does not do.
+    # In a fresh process, as a user runs it (the same-process path is exercised by main.py --screenshot all).
     code = (
         "import sys; from app import style; from app.screenshot import window_image; "
         "style.application(); window_image(timeout_s=60).save(sys.argv[1])"
