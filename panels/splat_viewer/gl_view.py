@@ -23,9 +23,11 @@ the sorted order and given up as soon as the camera moves again.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass
 
@@ -154,6 +156,19 @@ _QUAD = np.array([0, 1, 2, 0, 2, 3], np.uint32)
 CHUNK = 8192  # splats per draw call; a flush after each overlaps set-up and rasterisation, and lets a move cancel a rest frame
 
 _gl_lock = threading.Lock()  # gloo keeps one "current canvas" per process: render threads take turns
+_live: weakref.WeakSet = weakref.WeakSet()  # render threads not yet stopped
+
+
+@atexit.register
+def _stop_render_threads() -> None:
+    """At interpreter exit, before Qt's objects go: a daemon thread still drawing would outlive its GL context."""
+    for worker in list(_live):
+        worker.stop()
+
+
+def is_software(renderer: str) -> bool:
+    """Whether a GL_RENDERER string names a CPU rasteriser (Mesa's llvmpipe or softpipe, SwiftShader, WARP)."""
+    return any(k in renderer.lower() for k in ("llvmpipe", "softpipe", "swiftshader", "software", "swrast", "warp"))
 
 
 @dataclass
@@ -252,6 +267,7 @@ class RenderThread(QObject):
 
     rendered = Signal(object)  # RenderedFrame
     failed = Signal(str)
+    ready = Signal(str, bool)  # the GL renderer's name, whether it is a software rasteriser
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -261,10 +277,12 @@ class RenderThread(QObject):
         self._quit = False
         self.sorter: ViewSorter | None = None
         self.error: str | None = None
+        self.renderer_name = ""
         self._surface = QOffscreenSurface()  # created here: a surface belongs to the GUI thread
         self._surface.setFormat(QSurfaceFormat.defaultFormat())
         self._surface.create()
         self._thread = threading.Thread(target=self.run, name="splat-render", daemon=True)
+        _live.add(self)
 
     def start(self) -> None:
         self._thread.start()
@@ -311,6 +329,9 @@ class RenderThread(QObject):
         with _gl_lock:
             canvas = FakeCanvas()
             renderer = SplatRenderer()
+            name = str(gl.glGetParameter(gl.GL_RENDERER))
+        self.renderer_name = name
+        self.ready.emit(name, is_software(name))
         try:
             self._loop(canvas, renderer)
         finally:
@@ -319,6 +340,7 @@ class RenderThread(QObject):
                 del renderer
                 canvas.flush()
             ctx.doneCurrent()
+            del ctx  # destroyed in the thread it was current in
 
     def _give_up(self, message: str) -> None:
         self.error = message

@@ -177,3 +177,14 @@ def test_without_opengl_the_viewport_says_so_and_the_engine_still_runs(build_pan
         assert (p.export(tmp_path / "out") / "result.json").exists()  # export leaves out only the viewport's image
     finally:
         p.worker.stop()
+
+
+def test_software_gl_is_recognised_and_keeps_the_reduced_preview(panel, qtbot):
+    from panels.splat_viewer.gl_view import is_software
+
+    assert is_software("llvmpipe (LLVM 15.0.6, 256 bits)") and is_software("SwiftShader Device")
+    assert not is_software("NVIDIA H200/PCIe/SSE2") and not is_software("AMD Radeon RX 7900 XTX")
+    qtbot.waitUntil(lambda: panel.worker.renderer_name != "", timeout=10_000)
+    software = is_software(panel.worker.renderer_name)
+    assert panel.moving_box.currentText() == ("1/4" if software else "full")
+    assert panel.worker.renderer_name in panel.gl.toolTip()
