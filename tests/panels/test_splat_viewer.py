@@ -68,16 +68,35 @@ def test_gl_viewport_matches_the_exact_renderer(panel, qtbot):
     assert panel.gl.frame is frame  # and the widget shows it
 
 
-def test_viewport_interaction_moves_the_camera_and_sorts(panel, qtbot):
-    before = panel._orbit.viewmat().copy()
-    panel._orbit.orbit(20, 5)
-    panel._update_view()
-    qtbot.waitUntil(lambda: panel._last_sort is not None, timeout=5000)
-    assert not np.allclose(before, panel._orbit.viewmat())
-    panel.fly_box.setChecked(True)
-    eye = panel._orbit.eye()
-    panel._orbit.fly(0.5, 0.0)
-    assert np.linalg.norm(panel._orbit.eye() - eye) == pytest.approx(0.5)
+def test_viewport_mouse_wheel_and_keys_move_the_camera(panel, qtbot):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    vp, orbit = panel.gl, panel._orbit
+    qtbot.waitUntil(lambda: vp.frame is not None, timeout=10_000)
+    az, el, dist = orbit.azimuth, orbit.elevation, orbit.distance
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(100, 100))
+    QTest.mouseMove(vp, QPoint(150, 120))  # drag: orbit by -0.4°/px horizontally, +0.3°/px vertically
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(150, 120))
+    assert orbit.azimuth == pytest.approx(az - 0.4 * 50) and orbit.elevation == pytest.approx(el + 0.3 * 20)
+    assert panel._moving  # drawn at the reduced resolution until the camera rests
+    centre = QPointF(vp.width() / 2, vp.height() / 2)
+    wheel = QWheelEvent(centre, vp.mapToGlobal(centre), QPoint(), QPoint(0, 240), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(vp, wheel)  # two steps away: distance × 0.9²
+    assert orbit.distance == pytest.approx(dist * 0.81)
+    QTest.keyClick(vp, Qt.Key.Key_F)
+    assert panel.fly_box.isChecked()
+    eye = orbit.eye()
+    QTest.keyClick(vp, Qt.Key.Key_W)  # fly forward by 5 % of the orbit distance
+    assert np.linalg.norm(orbit.eye() - eye) == pytest.approx(0.05 * orbit.distance)
+    qtbot.waitUntil(lambda: not panel._moving and vp.frame.scale == 1.0, timeout=10_000)  # at rest: full resolution
+    eye = orbit.eye()
+    QTest.mouseDClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre.toPoint())
+    assert np.allclose(orbit.eye(), eye)  # re-centred on the splat under the cursor, from the same eye
+    assert np.min(np.linalg.norm(panel._scene.means - orbit.target, axis=1)) < 1e-5
 
 
 def test_export_frame_and_path_sequence(panel, tmp_path):
