@@ -2,12 +2,15 @@
 
 Formats (as written by SMASH; UrQMD reaches them through its converters):
 
-- ``#!OSCAR2013 particle_lists t x y z mass p0 px py pz pdg ID charge`` then ``# event N out M`` (or ``in``), M rows,
-  ``# event N end 0 impact B ...``;
+- ``#!OSCAR2013 particle_lists t x y z mass p0 px py pz pdg ID charge`` then ``# event N [ensemble E] out M`` (or
+  ``in``), M rows, ``# event N [ensemble E] end 0 impact B ...`` (SMASH ≥ 2 writes the ensemble, older files do not);
 - ``#!OSCAR2013Extended particle_lists ... ncoll form_time xsecfac proc_id_origin proc_type_origin time_last_coll
   pdg_mother1 pdg_mother2 [baryon_number strangeness]``: the columns are read from the header line;
-- ``# OSC1999A`` / ``# final_id_p_x``: blocks ``n_in n_out event`` followed by rows ``id pdg 0 px py pz p0 mass x y z t``
-  and the null line ``0 0 event``.
+- ``# OSC1999A`` / ``# final_id_p_x``: blocks ``n_in n_out event [ensemble]`` followed by rows
+  ``id pdg 0 px py pz p0 mass x y z t`` and the null line ``0 0 event [ensemble impact]``.
+
+Each block is one particle list (one entry of ``ParticleLists.impact``); a file with intermediate time steps therefore
+holds several lists per event.
 
 Parents are identified from the extended columns: two particles of one event that share ``proc_id_origin`` with
 ``proc_type_origin`` = 5 (a decay) and ``pdg_mother1`` = 313, 333 or 113, with the meson's daughter species. A daughter
@@ -118,14 +121,16 @@ def _read_2013(path, lines: list[str]) -> ParticleLists:
         if not line:
             continue
         if not line.startswith("#"):
-            _fail(path, i, f"expected an event header '# event N out M', got a particle row {line[:40]!r}")
+            _fail(path, i, f"expected an event header '# event N [ensemble E] out M', got a particle row {line[:40]!r}")
         parts = line[1:].split()
-        if len(parts) >= 2 and parts[0] == "event" and len(parts) >= 4 and parts[2] in ("out", "in"):
+        if len(parts) >= 4 and parts[0] == "event" and parts[2] == "ensemble":
+            del parts[2:4]  # '# event N ensemble E ...' (SMASH >= 2) reads as '# event N ...'
+        if len(parts) >= 4 and parts[0] == "event" and parts[2] in ("out", "in"):
             try:
                 count = int(parts[3])
                 ev = int(parts[1])
             except ValueError:
-                _fail(path, i, f"expected '# event N out M' with integers, got {line[:60]!r}")
+                _fail(path, i, f"expected '# event N [ensemble E] out M' with integers, got {line[:60]!r}")
             header_line = i
             rows = []
             while len(rows) < count:
@@ -139,7 +144,7 @@ def _read_2013(path, lines: list[str]) -> ParticleLists:
             impacts.append(math.nan)
         elif len(parts) >= 3 and parts[0] == "event" and parts[2] == "end":
             if not event_ids:
-                _fail(path, i, "found an event end before any '# event N out M' header")
+                _fail(path, i, "found an event end before any '# event N [ensemble E] out M' header")
             if "impact" in parts:
                 k = parts.index("impact")
                 try:
@@ -159,19 +164,25 @@ def _read_1999(path, lines: list[str]) -> ParticleLists:
         if not line or line.startswith("#"):
             continue
         parts = line.split()
-        if len(parts) != 3:
-            _fail(path, i, f"expected an event line 'n_in n_out event' (3 integers), got {len(parts)} fields")
+        expected = "an event line 'n_in n_out event [ensemble]' or its end '0 0 event [ensemble impact]'"
+        if len(parts) not in (3, 4, 5):
+            _fail(path, i, f"expected {expected}, got {len(parts)} fields")
         try:
-            a, b, ev = (int(p) for p in parts)
+            a, b, ev = (int(p) for p in parts[:3])
+            if len(parts) >= 4:
+                int(parts[3])
+            impact = float(parts[4]) if len(parts) == 5 else math.nan
         except ValueError:
-            _fail(path, i, f"expected an event line 'n_in n_out event' (3 integers), got {line[:60]!r}")
+            _fail(path, i, f"expected {expected}, got {line[:60]!r}")
         count = b if b > 0 else a
-        if count == 0:  # the null interaction closing an event
+        if count == 0:  # the null interaction closing an event, with its impact parameter (SMASH >= 2)
+            if impacts and math.isfinite(impact):
+                impacts[-1] = impact
             continue
         header_line = i
         rows = []
         while len(rows) < count:
-            if i >= n or lines[i].lstrip().startswith("#") or len(lines[i].split()) == 3:
+            if i >= n or lines[i].lstrip().startswith("#") or len(lines[i].split()) in (3, 4, 5):
                 _fail(path, min(i + 1, n),
                       f"event {ev} truncated: expected {count} particle rows after line {header_line}, got {len(rows)}")
             rows.append((i + 1, lines[i].split()))

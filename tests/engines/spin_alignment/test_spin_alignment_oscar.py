@@ -72,6 +72,24 @@ def test_reads_plain_oscar2013_and_osc1999a(tmp_path):
     assert pl.format == "OSC1999A" and len(pl) == 2 and pl.data["p0"].tolist() == [0.2, 0.2]
 
 
+def test_reads_smash_files_with_ensemble_numbers(tmp_path):
+    """SMASH >= 2 writes '# event N ensemble E out M' and OSC1999A blocks 'n_in n_out event ensemble' closed by
+    '0 0 event ensemble impact'; the same particles read the same as without the ensemble."""
+    old = read_oscar(_write(tmp_path, HEADER + "# event 0 out 2\n" + ROW + ROW
+                            + "# event 0 end 0 impact 3.5 scattering_projectile_target yes\n"))
+    new = read_oscar(_write(tmp_path, HEADER + "# SMASH-3.2\n# event 0 ensemble 0 out 2\n" + ROW + ROW
+                            + "# event 0 ensemble 0 end 0 impact   3.500 scattering_projectile_target yes\n", "new.oscar"))
+    assert new.n_events == 1 and new.impact.tolist() == [3.5]
+    for name, col in old.data.items():
+        assert np.array_equal(new.data[name], col), name
+    row = "0 211 0 0.1 0.1 0.1 0.2 0.138 0 0 0 1\n"
+    text = ("# OSC1999A\n# final_id_p_x\n# SMASH-3.2\n# Block format:\n# nin nout event_number ensemble_number\n#\n"
+            "2 0 0 0\n" + row * 2 + "0 0 0 0   7.250\n" + "1 0 1 0\n" + row + "0 0 1 0   1.000\n")
+    pl = read_oscar(_write(tmp_path, text, "smash.oscar1999"))
+    assert pl.format == "OSC1999A" and pl.n_events == 2 and len(pl) == 3
+    assert pl.impact.tolist() == [7.25, 1.0] and pl.event.tolist() == [0, 0, 1]
+
+
 @pytest.mark.parametrize(
     "text, line, message",
     [
@@ -83,6 +101,10 @@ def test_reads_plain_oscar2013_and_osc1999a(tmp_path):
         (HEADER + "# event 0 out 3\n" + ROW + ROW + "# event 0 end 0 impact 1.0\n", 6, "event 0 truncated: expected 3"),
         (HEADER + "# event 0 out 3\n" + ROW, 4, "event 0 truncated"),
         (HEADER + "# event 0 out x\n", 3, "integers"),
+        (HEADER + "# event 0 ensemble 0 out x\n", 3, "integers"),
+        (HEADER + "# event 0 ensemble 0 out 2\n" + ROW, 4, "event 0 truncated: expected 2"),
+        ("# OSC1999A\n2 0 0 0\n" + "0 211 0 0.1 0.1 0.1 0.2 0.138 0 0 0 1\n" + "0 0 0 0 3.0\n", 4, "event 0 truncated"),
+        ("# OSC1999A\n0 2 1 x\n", 2, "expected an event line"),
         ("# OSC1999A\n0 2 1\n" + "0 211 0 0.1 0.1 0.1 0.2 0.138 0 0 0 1\n", 3, "event 1 truncated"),
         ("# OSC1999A\n0 1 1\n" + "0 211 0 0.1 0.1 0.1 0.2 0.138 0 0\n", 3, "expected 12 columns"),
     ],
