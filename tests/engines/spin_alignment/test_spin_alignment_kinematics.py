@@ -154,3 +154,40 @@ def test_vectorised_chain_equals_the_per_particle_loop():
         ref = per_particle(meson, chunk, cfg)
         assert np.allclose(out["survival"].numpy(), ref["survival"], atol=1e-10)
         assert np.allclose(out["cos_theta"].numpy(), ref["cos_theta"], atol=1e-9)
+
+
+def test_collision_rate_is_taken_in_the_local_rest_frame_of_the_fluid():
+    """σ n v_rel per lab time = σ n |p_LRF|/E, with p_LRF the daughter boosted into the rest frame of the Bjorken +
+    transverse flow u = (γ_T cosh η, u_x, u_y, γ_T sinh η): checked with an explicit boost at the path's midpoint (one
+    Gauss–Legendre node), and a daughter co-moving with the fluid is not absorbed at all."""
+    from engines.spin_alignment.transport import path_end
+
+    cfg = Config()
+    med = Medium.for_events(torch.tensor([8.0], dtype=T), cfg.preset(), cfg, "cpu", T)
+    g = torch.Generator().manual_seed(4)
+    n, m, sigma = 200, 0.13957, 4.0
+    t0 = 9.0 + torch.rand(n, generator=g, dtype=T)
+    x0 = torch.randn(n, 3, generator=g, dtype=T) * torch.tensor([3.0, 3.0, 2.0], dtype=T)
+    p = torch.randn(n, 3, generator=g, dtype=T) * 0.5
+    e = (m * m + (p * p).sum(-1)).sqrt()
+    depth = optical_depth(t0, x0, p, e, m, sigma, med, 1, "local_rest")
+    s = path_end(t0, x0, p / e.unsqueeze(-1), med.tau_kin, med.max_radius())
+    half = 0.5 * s
+    pos, t = x0 + p / e.unsqueeze(-1) * half.unsqueeze(-1), t0 + half
+    tau = (t * t - pos[:, 2] ** 2).sqrt()
+    ux, uy = med.flow(pos[:, 0], pos[:, 1], tau)
+    u = torch.stack([ux, uy, (1 + ux * ux + uy * uy).sqrt() * pos[:, 2] / tau], -1)  # γ_T sinh η = γ_T z/τ
+    p_lrf, _ = boost(p, e, -u)
+    expected = sigma * med.density(pos[:, 0], pos[:, 1], tau) * p_lrf.norm(dim=-1) / e * s
+    assert (expected > 0).sum() > n // 2
+    assert torch.allclose(depth, expected, rtol=1e-10, atol=1e-12)
+    # a daughter at rest in the fluid it sits in has v_rel = 0 (at the point where its rate is evaluated)
+    x_mid = torch.tensor([[2.0, -1.0, 1.0]], dtype=T)
+    t_mid = torch.tensor([10.0], dtype=T)
+    tau_mid = (t_mid**2 - x_mid[:, 2] ** 2).sqrt()
+    ux, uy = med.flow(x_mid[:, 0], x_mid[:, 1], tau_mid)
+    u = torch.stack([ux, uy, (1 + ux * ux + uy * uy).sqrt() * x_mid[:, 2] / tau_mid], -1)
+    comoving = optical_depth(t_mid, x_mid, m * u, m * (1 + (u * u).sum(-1)).sqrt(), m, sigma, med, 2, "local_rest")
+    static = optical_depth(t_mid, x_mid, m * u, m * (1 + (u * u).sum(-1)).sqrt(), m, sigma, med, 2, "static")
+    assert float(static) > 0.0
+    assert float(comoving) < 0.05 * float(static)
