@@ -118,6 +118,9 @@ class Config(ConfigBase):
             raise ValueError("I1: a link has no rotational inertia about its joint (allowed: m·lc² + I > 0)")
         if self.dt > self.duration:
             raise ValueError(f"dt: step {self.dt} s is longer than the episode ({self.duration} s) (allowed: dt ≤ duration)")
+        if self.k1_max < self.k1:
+            raise ValueError(f"k1_max: the adaptive gain's bound {self.k1_max} 1/s is below its nominal value k1 = {self.k1} 1/s "
+                             "(allowed: k1_max ≥ k1)")
         if self.mc_ns_hi < self.mc_ns_lo:
             raise ValueError(f"mc_ns_hi: {self.mc_ns_hi} is below mc_ns_lo = {self.mc_ns_lo} (allowed: mc_ns_hi ≥ mc_ns_lo)")
         if self.q1_min >= self.q1_max or self.q2_min >= self.q2_max:

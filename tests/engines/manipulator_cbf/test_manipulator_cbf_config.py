@@ -23,6 +23,7 @@ from engines.manipulator_cbf import Config
         (dict(lc1=2.0), "lc1"),
         (dict(barrier="wall"), "barrier"),
         (dict(mc_ns_lo=3.0, mc_ns_hi=1.0), "mc_ns_hi"),
+        (dict(k1=5.0, k1_max=3.0), "k1_max"),  # a jump would lower the gain below its nominal value
         (dict(joint_limits=True, q2_min=-1.6), "q2_min"),  # the start bends the elbow to -2.07 rad
     ],
 )
@@ -43,6 +44,7 @@ def test_cli_refuses_negative_mass_with_exit_code_2(tmp_path):
 def test_defaults_and_describe():
     cfg = Config()
     assert cfg.steps == 6000
+    assert cfg.mc_scenarios == 1024  # the Monte Carlo size is the headless default
     names = {row["name"] for row in Config.describe()}
     assert {"m1", "dt", "barrier", "impulse_ns", "k1", "k2", "tau_max", "seed"} <= names
     assert all(row["doc"] for row in Config.describe())
