@@ -79,6 +79,28 @@ def test_batched_torch_path_reproduces_the_episodes(default_result):
         assert stats.violations[c] == (hmin < 0).sum()
 
 
+def test_batched_active_set_and_fallback_reproduce_the_episodes():
+    """Two barrier rows (floor + obstacle) take the batched enumeration; hard impacts under a low torque limit
+    make the adaptive QP infeasible, so the batched safest-torque fallback is exercised too."""
+    cfg = Config(barrier="floor+circle", obstacle_x=1.5, obstacle_y=-0.75, obstacle_r=0.12, impulse_ns=4.0, tau_max=40.0,
+                 duration=2.5, **FAST)
+    arm, specs = arm_from(cfg), barrier_specs(cfg)
+    ref = reference(cfg, arm)
+    events = impulse_schedule(cfg, np.random.default_rng(0))
+    ev = group_events(np.array([e[0] for e in events] * 3), np.repeat(np.arange(3), len(events)),
+                      np.array([e[1] for e in events] * 3), np.array([e[2] for e in events] * 3))
+    x0 = np.tile(np.r_[ref.q[0], ref.dq[0]], (3, 1))
+    stats = drain(simulate_batch(cfg, arm, specs, ref.q, ref.dq, ref.ddq, np.arange(3), x0, np.full((3, len(specs)), cfg.k1), 0,
+                                 cfg.steps, ev, "cpu"))
+    assert stats.infeasible[2] > 0
+    for c, name in enumerate(CONTROLLERS):
+        ep = run_episode(cfg, name)
+        hmin = ep.h.min(axis=1)
+        assert stats.min_h[c] == pytest.approx(hmin.min(), abs=1e-9)
+        assert stats.violations[c] == (hmin < 0).sum()
+        assert stats.infeasible[c] == ep.infeasible.sum()
+
+
 def test_impulse_sweep_shows_the_range_where_only_adaptive_is_safe():
     r = run(Config(mc_scenarios=0, backend_samples=0, sweep_points=5, sweep_ns_max=2.0), device="cpu")
     sw = r.summary()["impulse_sweep"]
