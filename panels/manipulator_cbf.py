@@ -29,11 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs import get_device
+from engines.manipulator_cbf import CONTROLLERS
+from engines.manipulator_cbf.result import COLORS, LABELS
 from panels.base import Panel
 
-CONTROLLERS = ("nominal", "fixed_gain", "adaptive")
-COLORS = {"nominal": "#7f7f7f", "fixed_gain": "#d62728", "adaptive": "#1f77b4"}
-LABELS = {"nominal": "nominal CT-PD", "fixed_gain": "fixed-gain HOCBF", "adaptive": "adaptive-gain CBF"}
 IMPACT_COLOR = "#ff7f0e"
 BARRIER_COLOR = (140, 86, 75)
 ISSUE_IMPULSE_NS = 1.5  # the issue's acceptance scenario: ~1.5 N·s downward impacts
@@ -93,6 +92,7 @@ class ManipulatorCbfPanel(Panel):
         self._result = None
         self._drawn = None
         self._mc_stale = True
+        self.mc_result = None  # the Monte Carlo job's result (the main job's is self.result)
         self._index = 0
         self.claim = QLabel("")
         self.claim.setTextFormat(Qt.TextFormat.RichText)
@@ -387,9 +387,9 @@ class ManipulatorCbfPanel(Panel):
                 text = "—" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
                 self.backend_table.setItem(row, col, QTableWidgetItem(text))
         self.backend_table.resizeColumnsToContents()
-        cv = b["cvxpy"]["median_ms"]
-        self.backend_info.setText(f"{b['active_set']['solves']} QPs; active set {cv / b['active_set']['median_ms']:.0f}× and closed form "
-                                  f"{cv / b['closed_form']['median_ms']:.0f}× faster than cvxpy (medians); "
+        speedup = b["speedup_vs_cvxpy"]
+        self.backend_info.setText(f"{b['active_set']['solves']} QPs; active set {speedup['active_set']:.0f}× and closed form "
+                                  f"{speedup['closed_form']:.0f}× faster than cvxpy (medians); "
                                   f"{b['infeasible_samples']} infeasible samples. The adaptive episode ran "
                                   f"{r.summary()['realtime_factor']:.0f}× faster than real time (controller step median "
                                   f"{1e3 * r.summary()['controllers']['adaptive']['step_ms_median']:.1f} µs).")
@@ -507,6 +507,7 @@ class ManipulatorCbfPanel(Panel):
         n = r.mc_min_h.shape[1]
         if n == 0:
             return
+        self.mc_result = r
         h_mm = 1e3 * r.mc_min_h
         edges = np.linspace(float(h_mm.min()), float(h_mm.max()) + 1e-6, 41)
         for i, c in enumerate(CONTROLLERS):
@@ -514,18 +515,15 @@ class ManipulatorCbfPanel(Panel):
             self.mc_curves[c].setData(edges, counts)
         mc = r.summary()["monte_carlo"]
 
-        def rate(c, key="violation_rate", base=None):
-            p = mc[key][c]
-            m = base if base is not None else n
-            if p is None or m == 0:
-                return "—"
-            return f"{100 * p:.1f} ± {100 * np.sqrt(p * (1 - p) / m):.1f} %"
+        def rate(c, key="violation_rate"):
+            p, se = mc[key][c], mc[f"{key}_stderr"][c]
+            return "—" if p is None else f"{100 * p:.1f} ± {100 * se:.1f} %"
 
         clear = mc["clear_impact_scenarios"]
         self.mc_info.setText(
             f"{n} scenarios, {mc['duration_s']:g} s each. Violation rate: adaptive {rate('adaptive')}, fixed gain {rate('fixed_gain')}, "
             f"nominal {rate('nominal')}. Scenarios whose impacts all land while h ≥ {mc['clear_h']:g} m: adaptive "
-            f"{rate('adaptive', 'violation_rate_clear_impacts', clear['adaptive'])} (n = {clear['adaptive']}), fixed gain "
-            f"{rate('fixed_gain', 'violation_rate_clear_impacts', clear['fixed_gain'])} (n = {clear['fixed_gain']}). "
+            f"{rate('adaptive', 'violation_rate_clear_impacts')} (n = {clear['adaptive']}), fixed gain "
+            f"{rate('fixed_gain', 'violation_rate_clear_impacts')} (n = {clear['fixed_gain']}). "
             "Impacts at the boundary (h ≈ 0) cannot be recovered by any gain."
         )

@@ -81,13 +81,20 @@ class Result(ResultBase):
             return dict(scenarios=0)
         violated = self.mc_violations > 0
         clear = self.mc_h_at_impact >= self.mc_clear_h  # vacuously true without impacts (h_at_impact = inf)
-        out = dict(scenarios=n, duration_s=self.config.mc_duration, clear_h=self.mc_clear_h, violation_rate={}, min_h_median={},
-                   clear_impact_scenarios={}, violation_rate_clear_impacts={}, infeasible_scenarios={})
+        out = dict(scenarios=n, duration_s=self.config.mc_duration, clear_h=self.mc_clear_h, violation_rate={}, violation_rate_stderr={},
+                   min_h_median={}, clear_impact_scenarios={}, violation_rate_clear_impacts={}, violation_rate_clear_impacts_stderr={},
+                   infeasible_scenarios={})
+
+        def stderr(p, m):  # binomial standard error of a rate p over m scenarios, √(p(1-p)/m)
+            return float(np.sqrt(p * (1.0 - p) / m)) if m else None
+
         for i, c in enumerate(CONTROLLERS):
             out["violation_rate"][c] = float(violated[i].mean())
+            out["violation_rate_stderr"][c] = stderr(out["violation_rate"][c], n)
             out["min_h_median"][c] = float(np.median(self.mc_min_h[i]))
-            out["clear_impact_scenarios"][c] = int(clear[i].sum())
-            out["violation_rate_clear_impacts"][c] = float(violated[i][clear[i]].mean()) if clear[i].any() else None
+            out["clear_impact_scenarios"][c] = m = int(clear[i].sum())
+            out["violation_rate_clear_impacts"][c] = float(violated[i][clear[i]].mean()) if m else None
+            out["violation_rate_clear_impacts_stderr"][c] = stderr(out["violation_rate_clear_impacts"][c], m)
             out["infeasible_scenarios"][c] = int((self.mc_infeasible[i] > 0).sum())
         return out
 

@@ -30,6 +30,8 @@ def test_default_job_fills_the_views(panel, qtbot):
     assert len(sx) == 3
     assert "Adaptive CBF" in panel.headline.text() and "mm" in panel.headline.text()
     assert panel.backend_table.item(1, 0) is not None
+    speedup = r.backends["speedup_vs_cvxpy"]
+    assert f"active set {speedup['active_set']:.0f}× and closed form {speedup['closed_form']:.0f}×" in panel.backend_info.text()
     # scrubbing moves the arms
     before = panel.scenes[0][("arm", "adaptive")].getData()[0].copy()
     panel.cursors[0].setValue(0.1)
@@ -40,6 +42,9 @@ def test_default_job_fills_the_views(panel, qtbot):
     qtbot.waitUntil(lambda: panel.mc_curves["adaptive"].getData()[1] is not None and panel.mc_curves["adaptive"].getData()[1].sum() == 8,
                     timeout=120_000)
     assert "Violation rate" in panel.mc_info.text()
+    mc = panel.mc_result.summary()["monte_carlo"]
+    rate, se = mc["violation_rate"]["adaptive"], mc["violation_rate_stderr"]["adaptive"]
+    assert f"adaptive {100 * rate:.1f} ± {100 * se:.1f} %" in panel.mc_info.text()
 
 
 def test_bad_control_value_shows_an_error(panel, qtbot):

@@ -119,6 +119,10 @@ def test_monte_carlo_is_seeded_and_reports_rates(tmp_path):
     for c in CONTROLLERS:
         assert 0.0 <= mc["violation_rate"][c] <= 1.0
     assert mc["violation_rate"]["nominal"] >= mc["violation_rate"]["adaptive"]
+    for c in CONTROLLERS:  # binomial standard error of the rate over the 12 scenarios
+        p = float((r1.mc_violations[CONTROLLERS.index(c)] > 0).mean())
+        assert mc["violation_rate"][c] == p
+        assert mc["violation_rate_stderr"][c] == pytest.approx(np.sqrt(p * (1 - p) / 12))
     r3 = run(cfg.replace(seed=5), device="cpu")
     assert not np.array_equal(r1.mc_min_h, r3.mc_min_h)
 

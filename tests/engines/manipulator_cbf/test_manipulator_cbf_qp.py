@@ -148,3 +148,5 @@ def test_compare_backends_reports_agreement_and_latency():
         assert out[name]["max_abs_diff_vs_cvxpy"] < 1e-6
         assert out[name]["median_ms"] > 0
     assert out["active_set"]["failures"] == 0 and out["cvxpy"]["failures"] == 0
+    for name in ("closed_form", "active_set", "daqp"):
+        assert out["speedup_vs_cvxpy"][name] == pytest.approx(out["cvxpy"]["median_ms"] / out[name]["median_ms"])
