@@ -86,15 +86,27 @@ def correct_resolution(value: float, error: float, resolution: float) -> tuple[f
     return THIRD + (value - THIRD) * f, error * f
 
 
+def _cluster_sums(s, w, key, n_keys: int):
+    """(S, W, Σs², Σw², Σsw) over clusters: s, w (F, n) summed per cluster ``key`` (n,) first."""
+    import torch
+
+    sc = torch.zeros(s.shape[0], n_keys, dtype=s.dtype, device=s.device)
+    wc = torch.zeros_like(sc)
+    sc.index_add_(1, key, s)
+    wc.index_add_(1, key, w)
+    return torch.stack([sc, wc, sc * sc, wc * wc, sc * wc], -1)
+
+
 class Accumulator:
-    """Per frame: the weighted cos θ* histogram, its per-resonance covariance and the moment sums (float64)."""
+    """Per frame: the weighted cos θ* histogram, its per-event covariance and the moment sums (float64)."""
 
     def __init__(self, n_bins: int, n_diff: int = 1):
         self.n_bins, self.n_diff = n_bins, n_diff
         F = len(FRAMES)
         self.hist = np.zeros((F, n_bins))
         self.cov = np.zeros((F, n_bins, n_bins))
-        self.sums = np.zeros((F, n_diff, 5))  # S, W, Σs², Σw², Σsw per differential bin
+        self.sums = np.zeros((F, n_diff, 5))  # S, W, Σs², Σw², Σsw per differential bin, clusters = (event, bin)
+        self.total = np.zeros((F, 5))  # the same over all bins, clusters = events (an event spans several bins)
         self.count = np.zeros(n_diff)  # Σ survival (expected reconstructed resonances)
         self.generated = 0
 
@@ -125,23 +137,12 @@ class Accumulator:
         self.cov += torch.einsum("fni,fnj->fij", hc, hc).cpu().numpy()
         s = (w * c * c).sum(-1)
         wr = w.sum(-1)
-        key = cl[ok] * self.n_diff + di[ok]
-        sc = torch.zeros(F, n_cl * self.n_diff, dtype=torch.float64, device=dev)
-        wc = torch.zeros_like(sc)
-        sc.index_add_(1, key, s[:, ok])
-        wc.index_add_(1, key, wr[:, ok])
-        per = torch.stack([sc, wc, sc * sc, wc * wc, sc * wc], -1).view(F, n_cl, self.n_diff, 5)
+        per = _cluster_sums(s[:, ok], wr[:, ok], cl[ok] * self.n_diff + di[ok], n_cl * self.n_diff).view(F, n_cl, self.n_diff, 5)
         self.sums += per.sum(1).cpu().numpy()
+        self.total += _cluster_sums(s[:, ok], wr[:, ok], cl[ok], n_cl).sum(1).cpu().numpy()
         cnt = torch.zeros(self.n_diff, dtype=torch.float64, device=dev)
         cnt.index_add_(0, di[ok], survival.to(torch.float64)[ok])
         self.count += cnt.cpu().numpy()
-
-    def merge(self, other: Accumulator) -> None:
-        self.hist += other.hist
-        self.cov += other.cov
-        self.sums += other.sums
-        self.count += other.count
-        self.generated += other.generated
 
 
 def moment_estimate(sums: np.ndarray) -> tuple[float, float]:

@@ -278,7 +278,7 @@ def analyse_events(lists: ParticleLists, n_bins: int = 20, y_max: float = 1.0, p
         acc.add(cos, torch.ones_like(cos), torch.ones(len(P), dtype=T))
         out[meson] = {}
         for j, frame in enumerate(FRAMES):
-            v, e = moment_estimate(acc.sums[j, 0])
+            v, e = moment_estimate(acc.total[j])
             fv, fe, _ = fit_estimate(acc.hist[j], acc.cov[j])
             out[meson][frame] = {"value": v, "error": e, "n": int(len(P)), "fit_value": fv, "fit_error": fe}
     return out

@@ -105,7 +105,7 @@ class MesonRun:
         correct = cfg.ep_correction and cfg.ep_resolution < 1.0
         for j in range(3):
             v, e, a = fit_estimate(self.acc.hist[j], self.acc.cov[j])
-            mv, me = moment_estimate(self.acc.sums[j].sum(0))
+            mv, me = moment_estimate(self.acc.total[j])
             obs[j] = mv, me
             norm[j] = a
             if correct and FRAMES[j] == "reaction_plane":

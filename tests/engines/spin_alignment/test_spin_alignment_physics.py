@@ -137,3 +137,13 @@ def test_a_lab_frame_collision_rate_gives_the_wrong_reaction_plane_sign_at_midra
         assert v - THIRD > 3 * e
     # and absorption is stronger when the medium's motion is ignored
     assert np.all(lab.mean_survival[[0, 2]] < lrf.mean_survival[[0, 2]])
+
+
+def test_moment_error_counts_each_event_once():
+    """The resonances of an event share its event-plane error, so the moment's error runs over events: it must not
+    depend on how an event's resonances split into pT bins, and it agrees with the fit's error (per-event histograms)."""
+    cfg = Config(rescattering=False, intrinsic_rho00=0.4, intrinsic_frame="reaction_plane", ep_resolution=0.5, n_resonances=30_000)
+    one, six = (run(cfg.replace(n_pt_bins=k), device="cpu") for k in (1, 6))
+    assert np.allclose(six.rho00_moment, one.rho00_moment, rtol=1e-9, atol=0)
+    ratio = six.rho00_moment[:, 0, 1] / six.rho00_fit[:, 0, 1]
+    assert np.all((ratio > 0.75) & (ratio < 1.33)), ratio
