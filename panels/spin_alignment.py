@@ -180,10 +180,8 @@ class SpinAlignmentPanel(Panel):
         fv, fe = res.rho00_fit[i, j]
         mv, me = res.rho00_moment[i, j]
         if np.isfinite(fv) and res.fit_norm[i, j] > 0:
-            c = np.linspace(-1, 1, 101)
-            A = res.fit_norm[i, j]
-            self.fit_curve.setData(c, A * ((1 - fv) + (3 * fv - 1) * c * c))
-            self.flat_curve.setData(c, np.full_like(c, A * (3 * fv - 1) / 3 + A * (1 - fv)))
+            self.fit_curve.setData(*res.curve(i, j))
+            self.flat_curve.setData(*res.curve(i, j, THIRD))
         rs = "on" if res.config.get("rescattering") else "off"
         short = {"reaction_plane": "RP", "production_plane": "PP", "helicity": "helicity"}[frame]
         self.hist_plot.setTitle(f"{MESON_LABEL[meson]} cos θ*, {short} frame: {res.config.get('energy'):g} GeV, "
@@ -199,8 +197,8 @@ class SpinAlignmentPanel(Panel):
         # Δρ00 bars (RP, PP)
         xs, ys, hs = [], [], []
         for k, f in enumerate(FRAMES[:2]):
-            d = res.rho00_moment[:, k, 0] - THIRD
-            err = res.rho00_moment[:, k, 1]
+            d = res.estimate()[:, k, 0] - THIRD
+            err = res.estimate()[:, k, 1]
             self.bar_items[f].setOpts(height=np.nan_to_num(d))
             xs.extend(np.arange(3) + (k - 0.5) * 0.38)
             ys.extend(np.nan_to_num(d))
@@ -223,8 +221,7 @@ class SpinAlignmentPanel(Panel):
     def _headline(self, res) -> None:
         parts = []
         for i, m in enumerate(MESONS):
-            rp = res.rho00_moment[i, 0]
-            pp = res.rho00_moment[i, 1]
+            rp, pp = res.estimate()[i, 0], res.estimate()[i, 1]
             paper = self.paper[m]
             ref = (f" <span style='color:#777'>(abstract {paper['reaction_plane']:+.4f} / {paper['production_plane']:+.4f})</span>"
                    if m != "phi" else " <span style='color:#777'>(abstract: unaffected)</span>")

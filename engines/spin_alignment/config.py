@@ -121,8 +121,9 @@ class Config(ConfigBase):
     scan_resonances: int = param(150_000, "Resonances per meson at each point of an energy or centrality scan", lo=100,
                                  hi=50_000_000, group="Statistics")
 
-    estimator: str = param("fit", "Which estimate summary['rho00'] and the scans report: the weighted fit of the cos θ* histogram, "
-                           "or the moment (5⟨cos²θ*⟩ − 1)/2 (both are always computed)", choices=("fit", "moment"), group="Analysis")
+    estimator: str = param("fit", "Which estimate summary['rho00'], the scans and the panel's Δρ00 bars report: the weighted fit of the "
+                           "cos θ* histogram, or the moment (5⟨cos²θ*⟩ − 1)/2 (both are always computed)", choices=("fit", "moment"),
+                           group="Analysis")
     n_bins: int = param(20, "cos θ* histogram bins on [−1, 1] (the fit folds an even number of them to |cos θ*|)", lo=4,
                          hi=200, group="Analysis", gui=False)
     n_pt_bins: int = param(6, "pT bins of the pT-differential ρ00 between pt_min and pt_max", lo=1, hi=50, group="Analysis", gui=False)

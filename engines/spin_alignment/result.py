@@ -9,7 +9,7 @@ import numpy as np
 from engines.base import ResultBase
 
 from .analysis import THIRD, fit_curve
-from .config import ENERGIES, FRAMES, MESON_NAMES, PAPER_MAX_DEVIATION
+from .config import FRAMES, MESON_NAMES, PAPER_MAX_DEVIATION
 
 FRAME_LABEL = {"reaction_plane": "RP", "production_plane": "PP", "helicity": "helicity"}
 MESON_LABEL = {"kstar0": "K*0", "phi": "φ", "rho0": "ρ0"}
@@ -56,9 +56,17 @@ class Result(ResultBase):
         v = arr[MESON_NAMES.index(meson), FRAMES.index(frame)]
         return float(v[0]), float(v[1])
 
+    def curve(self, i: int, j: int, rho00: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """A[(1 − ρ00) + (3ρ00 − 1)cos²θ*] of meson i, frame j with the fitted A: at the fitted ρ00, or at ``rho00``."""
+        return fit_curve(self.rho00_fit[i, j, 0] if rho00 is None else rho00, self.fit_norm[i, j])
+
+    def estimate(self) -> np.ndarray:
+        """(3, 3, 2) ρ00 and error by the configured estimator: what ``summary()['rho00']`` and the scans report."""
+        return self.rho00_fit if self.config.get("estimator", "fit") == "fit" else self.rho00_moment
+
     def summary(self) -> dict:
         est = self.config.get("estimator", "fit")
-        main = self.rho00_fit if est == "fit" else self.rho00_moment
+        main = self.estimate()
         out: dict = {"rho00": {}, "rho00_fit": {}, "rho00_moment": {}, "delta_rho00": {}, "paper_max_deviation": PAPER_MAX_DEVIATION,
                      "estimator": est,
                      "mean_pair_survival": {}, "generated": {}, "complete": self.complete,
@@ -121,7 +129,7 @@ class Result(ResultBase):
                 for j, f in enumerate(FRAMES):
                     ax = axes[i, j]
                     ax.errorbar(centres, self.hist[i, j], self.hist_err[i, j], fmt=".", color=COLOURS[m], ms=3)
-                    c, y = fit_curve(self.rho00_fit[i, j, 0], self.fit_norm[i, j])
+                    c, y = self.curve(i, j)
                     ax.plot(c, y, "k-", lw=1)
                     v, e = self.rho00_fit[i, j]
                     ax.set_title(f"{MESON_LABEL[m]} {FRAME_LABEL[f]}: ρ00={v:.4f}±{e:.4f}", fontsize=8)
@@ -160,5 +168,3 @@ class Result(ResultBase):
             figs["energy_scan"] = energy
         return figs
 
-
-ENERGY_LIST = ENERGIES

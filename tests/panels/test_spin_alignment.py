@@ -22,6 +22,10 @@ def test_default_job_and_energy_scan_draw_every_view(panel, qtbot, tmp_path):
     assert len(x) == res.hist.shape[-1] and np.all(np.asarray(h) > 0)
     cx, cy = panel.fit_curve.getData()
     assert len(cx) == 101 and np.all(np.isfinite(cy))
+    # the ρ00 = 1/3 reference is flat and encloses the same area as the fitted spin-1 curve (∫ = 4A/3 for any ρ00)
+    fx, fy = panel.flat_curve.getData()
+    assert np.ptp(fy) < 1e-9 * fy[0]
+    assert np.trapezoid(cy, cx) == pytest.approx(np.trapezoid(fy, fx), rel=1e-3)
     assert "fit ρ00 =" in panel.hist_text.toPlainText()
     assert panel.map_img.image is not None and panel.map_img.image.shape == res.survival_map.shape[1:]
     ax, ay = panel.almond_curves[0].getData()
@@ -47,6 +51,16 @@ def test_rescattering_toggle_removes_the_bias(panel, qtbot):
     panel.run_job(panel.config().replace(rescattering=False, n_resonances=5000))
     qtbot.waitUntil(lambda: panel.result is not None and not panel.result.config["rescattering"], timeout=60_000)
     assert np.allclose(panel.result.rho00_moment[:, :, 0], 1 / 3, atol=1e-6)
+
+
+def test_delta_rho00_bars_follow_the_chosen_estimator(panel, qtbot):
+    panel.run_job(panel.config().replace(estimator="fit", n_resonances=5000))
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.config["estimator"] == "fit", timeout=60_000)
+    res = panel.result
+    shown = np.asarray(panel.bar_items["production_plane"].opts["height"])
+    expected = [res.summary()["rho00"][m]["production_plane"]["value"] - 1 / 3 for m in ("kstar0", "phi", "rho0")]
+    assert np.allclose(shown, expected, rtol=0, atol=1e-12)
+    assert not np.allclose(shown, res.rho00_moment[:, 1, 0] - 1 / 3, rtol=0, atol=1e-9)
 
 
 def test_open_file_analyses_an_oscar_file(panel, qtbot, tmp_path):
