@@ -57,3 +57,14 @@ def test_bad_control_value_shows_an_error(panel, qtbot):
 def test_extra_controls_have_tooltips(panel):
     for w in (panel.show_box, panel.play_button, panel.speed, panel.mc_button):
         assert w.toolTip()
+
+
+def test_changing_a_control_reruns_the_simulation(panel, qtbot):
+    """Interaction is live: editing a control starts a new run with the new value, no Run press needed."""
+    panel.set_config(panel.default_config().replace(**{**SMALL, "sweep_points": 0, "backend_samples": 0}))
+    editor = panel.form.editor("impulse_ns")
+    editor.setText("0.5")
+    editor.editingFinished.emit()
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    assert panel.result.config.impulse_ns == 0.5
+    assert "impacts of 0.5 N·s" in panel.claim.text()
