@@ -1,6 +1,8 @@
 """The paper's claim on the default scenario, the adaptive law's invariants, the batched path, the result API."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -137,6 +139,20 @@ def test_summary_keys_and_files_round_trip(default_result, tmp_path):
     np.testing.assert_array_equal(arrays["h"], default_result.h)
     for stem in ("timeseries.csv", "barrier_timeseries.png", "arm_paths.png"):
         assert (out / stem).exists()
+
+
+def test_cli_run_writes_the_claim_for_the_default_scenario(tmp_path):
+    """`python -m engines run manipulator_cbf --out D`: D/result.json holds the claim (the Monte Carlo, sweep and
+    backend check are switched off here; they run after the three episodes and do not change them)."""
+    off = [a for k in FAST for a in ("--set", f"{k}=0")]
+    proc = subprocess.run([sys.executable, "-m", "engines", "run", "manipulator_cbf", *off, "--device", "cpu", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    c = json.loads((tmp_path / "result.json").read_text())["controllers"]
+    assert c["adaptive"]["min_h"] >= 0 and c["adaptive"]["violations"] == 0
+    assert c["fixed_gain"]["violations"] > 0 and c["nominal"]["violations"] > 0
+    for name in ("nominal", "fixed_gain", "adaptive"):
+        assert {"min_h", "violations", "max_abs_tau", "tracking_rmse", "step_ms_median"} <= set(c[name])
 
 
 @pytest.mark.parametrize("extra", [dict(mc_scenarios=0, sweep_points=2), dict(mc_scenarios=0, sweep_points=0, backend_samples=0)])
