@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,9 @@ import numpy as np
 
 class TraceError(ValueError):
     """A malformed trace file: the message names the file and line."""
+
+
+MAX_TOKENS = 1 << 40  # far above any context length; keeps token counts inside int64 arithmetic
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Trace:
     def __post_init__(self):
         order = np.argsort(self.arrival_s, kind="stable")
         a = np.asarray(self.arrival_s, dtype=float)[order]
+        if not np.all(np.isfinite(a)):
+            raise TraceError("arrival_s: every arrival time must be finite (NaN or inf would stall the simulated clock)")
         self.arrival_s = a - (a[0] if len(a) else 0.0)
         self.input_tokens = np.maximum(1, np.asarray(self.input_tokens, dtype=np.int64)[order])
         self.output_tokens = np.maximum(1, np.asarray(self.output_tokens, dtype=np.int64)[order])
@@ -114,13 +120,30 @@ def long_context(seed: int, n: int, input_tokens: int = 131072) -> Trace:
 # ---- loaders ------------------------------------------------------------------------------------
 def _int_field(row: dict, key: str, path: Path, line: int) -> int:
     raw = row.get(key)
+    if raw is None:
+        raise TraceError(f"{path}:{line}: {key} is missing, expected a whole number of tokens")
     try:
-        value = int(float(raw))
+        x = float(raw)
     except (TypeError, ValueError):
-        raise TraceError(f"{path}:{line}: {key} is {raw!r}, expected a whole number of tokens") from None
-    if value < 0:
-        raise TraceError(f"{path}:{line}: {key} is negative ({value})")
-    return value
+        x = float("nan")
+    if not (math.isfinite(x) and x == int(x)):  # "inf", "nan", "12.7" and 1e30 are not token counts
+        raise TraceError(f"{path}:{line}: {key} is {raw!r}, expected a whole number of tokens")
+    if x < 0:
+        raise TraceError(f"{path}:{line}: {key} is negative ({raw!r})")
+    if x > MAX_TOKENS:
+        raise TraceError(f"{path}:{line}: {key} is {raw!r}, expected at most {MAX_TOKENS:,} tokens")
+    return int(x)
+
+
+def _seconds(raw, key: str, scale: float, path: Path, line: int, unit: str) -> float:
+    """A finite time stamp in seconds (``raw × scale``); NaN or inf would stall the simulated clock."""
+    try:
+        t = float(raw) * scale
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not math.isfinite(t):
+        raise TraceError(f"{path}:{line}: {key} is {raw!r}, expected a finite number of {unit}")
+    return t
 
 
 def _check_header(fields, need: tuple[str, ...], path: Path, fmt: str) -> None:
@@ -139,9 +162,12 @@ def load_azure(path: str | Path) -> Trace:
             line = reader.line_num
             ts = (row.get("TIMESTAMP") or "").strip()
             try:
-                stamps.append(np.datetime64(ts.replace(" ", "T"), "ns"))
+                stamp = np.datetime64(ts.replace(" ", "T"), "ns")
             except ValueError:
-                raise TraceError(f"{path}:{line}: TIMESTAMP {ts!r} is not a date-time like 2023-11-16 18:15:46.6805900") from None
+                stamp = np.datetime64("NaT")
+            if np.isnat(stamp):  # numpy reads "" and "NaT" as not-a-time instead of failing
+                raise TraceError(f"{path}:{line}: TIMESTAMP {ts!r} is not a date-time like 2023-11-16 18:15:46.6805900")
+            stamps.append(stamp)
             inp.append(_int_field(row, "ContextTokens", path, line))
             out.append(_int_field(row, "GeneratedTokens", path, line))
     if not stamps:
@@ -158,10 +184,7 @@ def load_burstgpt(path: str | Path) -> Trace:
         t, inp, out, skipped = [], [], [], 0
         for row in reader:
             line = reader.line_num
-            try:
-                ts = float(row.get("Timestamp"))
-            except (TypeError, ValueError):
-                raise TraceError(f"{path}:{line}: Timestamp is {row.get('Timestamp')!r}, expected seconds") from None
+            ts = _seconds(row.get("Timestamp"), "Timestamp", 1.0, path, line, "seconds")
             i, o = _int_field(row, "Request tokens", path, line), _int_field(row, "Response tokens", path, line)
             if o == 0:  # a failed request in BurstGPT: nothing was generated
                 skipped += 1
@@ -187,10 +210,9 @@ def load_mooncake(path: str | Path) -> Trace:
                 raise TraceError(f"{path}:{line}: not JSON ({err.msg})") from None
             if not isinstance(obj, dict):
                 raise TraceError(f"{path}:{line}: expected an object with timestamp, input_length, output_length")
-            try:
-                t.append(float(obj["timestamp"]) / 1000.0)
-            except (KeyError, TypeError, ValueError):
-                raise TraceError(f"{path}:{line}: timestamp is missing or not a number (milliseconds)") from None
+            if "timestamp" not in obj:
+                raise TraceError(f"{path}:{line}: timestamp is missing, expected milliseconds")
+            t.append(_seconds(obj["timestamp"], "timestamp", 1e-3, path, line, "milliseconds"))
             inp.append(_int_field(obj, "input_length", path, line))
             out.append(_int_field(obj, "output_length", path, line))
     if not t:
@@ -215,9 +237,25 @@ def sniff_format(path: str | Path) -> str:
     raise TraceError(f"{path}:1: unknown trace format (expected an Azure or BurstGPT CSV header, or Mooncake JSON lines)")
 
 
+def _first_undecodable_line(path: Path) -> int:
+    with path.open("rb") as fh:
+        for line, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return line
+    return 1
+
+
 def load(path: str | Path, fmt: str = "auto") -> Trace:
-    fmt = sniff_format(path) if fmt == "auto" else fmt
-    return {"azure": load_azure, "burstgpt": load_burstgpt, "mooncake": load_mooncake}[fmt](path)
+    path = Path(path)
+    try:
+        fmt = sniff_format(path) if fmt == "auto" else fmt
+        return {"azure": load_azure, "burstgpt": load_burstgpt, "mooncake": load_mooncake}[fmt](path)
+    except UnicodeDecodeError:
+        raise TraceError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text, expected a CSV or JSON-lines trace") from None
+    except OSError as err:
+        raise TraceError(f"{path}: cannot read ({err.strerror})") from None
 
 
 @functools.lru_cache(maxsize=8)

@@ -73,6 +73,12 @@ def test_burstgpt_and_mooncake_round_trip(tmp_path):
         ("e.jsonl", '{"timestamp": 0, "input_length": 5, "output_length": 5}\n{"timestamp": 1, "input_length": 5\n', ":2:"),
         ("f.jsonl", '{"timestamp": 0, "input_length": 5}\n', ":1:"),
         ("g.txt", "what,is,this\n", ":1:"),
+        ("h.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,inf,2\n", ":2: ContextTokens is 'inf'"),
+        ("i.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,12.7,2\n", ":2: ContextTokens is '12.7'"),
+        ("j.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,10,2\n,10,2\n", ":3: TIMESTAMP ''"),
+        ("k.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,10\n", ":2: GeneratedTokens is missing"),
+        ("l.csv", "Timestamp,Model,Request tokens,Response tokens\nnan,m,5,5\n", ":2: Timestamp is 'nan'"),
+        ("m.jsonl", '{"timestamp": NaN, "input_length": 5, "output_length": 5}\n', ":1: timestamp is nan"),
     ],
 )
 def test_malformed_trace_files_name_the_line(tmp_path, name, text, where):
@@ -80,6 +86,16 @@ def test_malformed_trace_files_name_the_line(tmp_path, name, text, where):
     path.write_text(text)
     with pytest.raises(T.TraceError, match=where):
         T.load(path)
+
+
+def test_unreadable_trace_files_are_trace_errors(tmp_path):
+    binary = tmp_path / "trace.csv"
+    binary.write_bytes(b"TIMESTAMP,ContextTokens,GeneratedTokens\n\x89PNG\xff\xfe\n")
+    for fmt in ("auto", "azure", "mooncake"):
+        with pytest.raises(T.TraceError, match="trace.csv:2: not UTF-8 text"):
+            T.load(binary, fmt)
+    with pytest.raises(T.TraceError, match="cannot read"):
+        T.load(tmp_path, "azure")  # a folder
 
 
 def test_replaying_a_trace_file_through_the_engine(tmp_path):
