@@ -80,15 +80,29 @@ def _load(name: str):
         raise _Fail(str(err)) from None
 
 
+def _prepare(args) -> Path:
+    """Check --device and create the --out folder before any work, so bad input costs nothing."""
+    from engines.device import resolve
+
+    try:
+        resolve(args.device)
+    except ValueError as err:
+        raise _Fail(str(err)) from None
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _Fail(f"--out {args.out}: cannot create the folder ({err.strerror})") from None
+    return out
+
+
 def cmd_run(args) -> int:
     engine = _load(args.name)
     try:
         config = engine.Config.from_strings(_parse_sets(args.set or []))
-        from engines.device import resolve
-
-        resolve(args.device)
     except ValueError as err:
         raise _Fail(str(err)) from None
+    _prepare(args)
     bar = ProgressBar(args.name)
     last = None
     try:
@@ -109,8 +123,7 @@ def cmd_bench(args) -> int:
     engine = _load(args.name)
     if not hasattr(engine, "bench"):
         raise _Fail(f"bench: engine {args.name!r} has no benchmark")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _prepare(args)
     report = engine.bench(quick=args.quick, device=args.device, progress=ProgressBar(f"bench {args.name}"))
     (out / "bench.json").write_text(json.dumps(jsonable(report), indent=2) + "\n")
     print(json.dumps(jsonable(report), indent=2)[:4000])

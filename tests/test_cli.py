@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,24 @@ def test_describe_shows_every_field(name):
     assert out.returncode == 0, out.stderr
     for row in load(name).Config.describe():
         assert f"  {row['name']} = " in out.stdout
+
+
+def test_run_writes_the_summary_and_figures_with_progress_on_stderr(tmp_path):
+    out = cli("run", "memory_pool", "--set", "n_requests=4", "--set", "policy=elastic", "--device", "cpu", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "result.json").read_text())
+    assert summary and summary == json.loads(out.stdout)["summary"]
+    assert list(tmp_path.glob("*.png")), "run writes the figures a user wants as PNG"
+    assert "[" + "#" * 30 + "] 100.0%" in out.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "bench"])
+def test_bad_device_or_output_folder_exits_2_with_one_line_before_any_work(command, tmp_path):
+    name = next(iter(ENGINES))
+    out = cli(command, name, "--device", "tpu", "--out", str(tmp_path / "a"))
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == ["error: device: unknown device 'tpu' (allowed: auto, cpu, cuda)"]
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out = cli(command, name, "--device", "cpu", "--out", str(blocker / "sub"))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [f"error: --out {blocker / 'sub'}: cannot create the folder (Not a directory)"]
