@@ -27,8 +27,22 @@ from .simulator import KVPOOL, OVERHEAD, OWNER0, RUNTIME, WEIGHTS
 
 BASE = 0x7F0000000000
 ACTIONS = {"alloc", "free_requested", "free_completed", "segment_alloc", "segment_free", "segment_map", "segment_unmap", "oom", "snapshot"}
-SEGMENT_KEYS = ("address", "total_size", "allocated_size", "active_size", "stream", "segment_type", "segment_pool_id", "blocks")
-BLOCK_KEYS = ("address", "size", "requested_size", "state")
+SEGMENT_KEYS = (
+    "address",
+    "total_size",
+    "allocated_size",
+    "active_size",
+    "requested_size",
+    "stream",
+    "segment_type",
+    "segment_pool_id",
+    "device",
+    "is_expandable",
+    "frames",
+    "blocks",
+)
+BLOCK_KEYS = ("address", "size", "requested_size", "state", "frames")
+TRACE_KEYS = ("action", "addr", "size", "stream", "time_us", "frames")
 
 
 def _frames(name: str) -> list[dict]:
@@ -196,5 +210,5 @@ def validate_snapshot(snap) -> None:
                 raise ValueError(f"snapshot: a block of segment {i} lacks one of {', '.join(BLOCK_KEYS)}")
     for dev in snap["device_traces"]:
         for e in dev:
-            if e.get("action") not in ACTIONS or "addr" not in e or "size" not in e:
-                raise ValueError(f"snapshot: bad trace entry {e!r}")
+            if e.get("action") not in ACTIONS or any(k not in e for k in TRACE_KEYS):
+                raise ValueError(f"snapshot: bad trace entry {e!r} (expected an action in {sorted(ACTIONS)} and {', '.join(TRACE_KEYS)})")

@@ -158,6 +158,17 @@ def test_snapshot_export_loads_back_with_the_documented_shape(tmp_path):
     assert [e["action"] for e in st["device_traces"][0]].count("segment_alloc") == 4
     with pytest.raises(ValueError):
         validate_snapshot({"segments": [{"address": 0}], "device_traces": [[]]})
+    with pytest.raises(ValueError, match="time_us"):
+        validate_snapshot({"segments": [], "device_traces": [[{"action": "alloc", "addr": 0, "size": 1}]]})
+    # PyTorch's own reader of memory snapshots (the code behind its memory viewer) takes every export
+    from torch.cuda import _memory_viz
+
+    for p in POLICIES:
+        snap = res.snapshots[p]
+        summary = _memory_viz.segsum(snap)  # it asserts that each segment's blocks account for its size
+        reserved = _memory_viz.Bytes(sum(seg["total_size"] for seg in snap["segments"]))
+        assert f"segments: {len(snap['segments'])}\ntotal_reserved: {reserved}\n" in summary
+        assert len(_memory_viz.trace(snap).splitlines()) >= len(snap["device_traces"][0])
 
 
 def test_bad_configs_say_which_field():
