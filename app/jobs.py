@@ -38,6 +38,7 @@ class _Worker(QThread):
     def run(self) -> None:  # worker thread
         last_emit = 0.0
         pending = None
+        finished = False
         try:
             gen = self._make_stream()
             try:
@@ -49,6 +50,7 @@ class _Worker(QThread):
                     if snap.progress >= 1.0 or now - last_emit >= self._interval:
                         self.snapshot.emit(snap)
                         pending, last_emit = None, now
+                    finished = finished or snap.progress >= 1.0
             finally:
                 gen.close()
         except Exception as err:  # an engine's failure is a message, never a crash
@@ -56,8 +58,10 @@ class _Worker(QThread):
             return
         if self._stop.is_set():
             self.stopped.emit()
-        elif pending is not None:
-            self.snapshot.emit(pending)
+        elif not finished:  # the contract's last snapshot never came: say so rather than hang as "running"
+            if pending is not None:
+                self.snapshot.emit(pending)
+            self.failed.emit("RuntimeError: engine stream ended without a final snapshot (progress 1.0)", "")
 
 
 class Job(QObject):

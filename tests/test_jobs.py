@@ -64,6 +64,19 @@ def test_an_engine_exception_becomes_a_message_with_traceback(qtbot):
     assert not job.is_running()
 
 
+def _truncated():
+    yield Snapshot(0.3, "started", None)
+
+
+def test_a_stream_that_ends_without_its_final_snapshot_fails_instead_of_running_forever(qtbot):
+    runner = JobRunner()
+    job = runner.start("truncated", _truncated)
+    with qtbot.waitSignal(job.failed, timeout=5000) as blocker:
+        pass
+    assert blocker.args[0] == "RuntimeError: engine stream ended without a final snapshot (progress 1.0)"
+    assert not job.is_running()
+
+
 def _heavy():
     """Deliberately heavy: pure-Python loops that hold the GIL, and big BLAS calls that release it."""
     rng = np.random.default_rng(0)
