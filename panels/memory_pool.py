@@ -298,7 +298,7 @@ class MemoryPoolPanel(Panel):
         row.addWidget(self.sens_base, 1)
         lay.addLayout(row)
         self.sens_plot = self._plot(
-            "Elastic / static decode throughput (cell text: throughput ×, batch ×)", "input length", "GPU memory [GB]"
+            "Elastic / static decode throughput (cell text: throughput ×, batch ×)", "input length [tokens]", "GPU memory [GB]"
         )
         self.sens_img = pg.ImageItem()
         self.sens_plot.addItem(self.sens_img)

@@ -56,6 +56,14 @@ def test_extra_controls_have_tooltips(panel):
         assert w.toolTip()
 
 
+def test_every_plot_axis_has_a_unit(panel):
+    plots = [*panel.mem_plots.values(), panel.batch_plot, panel.tput_plot, panel.ttft_plot, panel.tpot_plot, panel.sens_plot]
+    for w in plots:
+        for side in ("left", "bottom"):
+            label = w.getAxis(side).labelText
+            assert "[" in label or label == "fraction of requests", (w.plotItem.titleLabel.text, side, label)
+
+
 def test_open_file_replays_a_trace_and_reports_bad_rows(panel, qtbot, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:10,1,x\n")
