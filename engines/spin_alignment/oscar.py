@@ -298,5 +298,8 @@ def stream_file(path: str | Path, config=None, device: str = "auto"):
     lists = read_oscar(path)
     yield Snapshot(0.5, f"analysing {len(lists):,} particles")
     with cpu_threads(config.cpu_threads, resolve(device)):
-        rho = analyse_events(lists, n_bins=config.n_bins, y_max=config.y_max, pt_min=config.pt_min, pt_max=config.pt_max)
+        try:
+            rho = analyse_events(lists, n_bins=config.n_bins, y_max=config.y_max, pt_min=config.pt_min, pt_max=config.pt_max)
+        except OscarError as err:  # a readable file without parent information: say which file
+            raise OscarError(f"{path}: {err}") from None
     yield Snapshot(1.0, "done", {"path": str(path), "format": lists.format, "events": lists.n_events, "rho00": rho})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
-from engines.spin_alignment import Config, OscarError, analyse_events, read_oscar, write_oscar2013_extended
+from engines.spin_alignment import Config, OscarError, analyse_events, read_oscar, stream_file, write_oscar2013_extended
 from engines.spin_alignment.events import simulate_events
 
 
@@ -67,6 +69,8 @@ def test_reads_plain_oscar2013_and_osc1999a(tmp_path):
     assert pl.data["pdg"].tolist() == [211, 211]
     with pytest.raises(OscarError, match="Extended"):
         analyse_events(pl)
+    with pytest.raises(OscarError, match=f"^{re.escape(str(p))}: OSCAR2013: parent identification needs the OSCAR2013 Extended columns"):
+        list(stream_file(p, device="cpu"))
     text = "# OSC1999A\n# final_id_p_x\n# smash\n#\n0 2 1\n" + "0 211 0 0.1 0.1 0.1 0.2 0.138 0 0 0 1\n" * 2 + "0 0 1\n"
     pl = read_oscar(_write(tmp_path, text, "g.oscar"))
     assert pl.format == "OSC1999A" and len(pl) == 2 and pl.data["p0"].tolist() == [0.2, 0.2]
