@@ -108,6 +108,8 @@ class ChunkPool:
 
     def transfer(self, src: int, dst: int, n: int) -> np.ndarray:
         """Lend the last ``n`` chunks of ``src`` to ``dst``: unmapped there, mapped here (same physical chunks)."""
+        if dst < 0:  # refuse before unmapping: a refused transfer leaves the pool untouched
+            raise PoolError(f"owner ids are >= 0, got {dst}")
         log, self.log = self.log, None
         try:
             ids = self.unmap(src, n)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from engines.memory_pool.pool import FREE, ArenaPool, ChunkPool, PagedKV, PoolError, paged_attention
 
 ops = st.lists(
-    st.tuples(st.sampled_from(["map", "unmap", "release", "transfer", "move"]), st.integers(0, 5), st.integers(0, 5), st.integers(0, 12)),
+    st.tuples(st.sampled_from(["map", "unmap", "release", "transfer", "move"]), st.integers(0, 5), st.integers(-1, 5), st.integers(0, 12)),
     max_size=60,
 )
 
