@@ -34,7 +34,8 @@ def _sim(policy, cfg, trace):
 
 @pytest.fixture(scope="module")
 def long_context():
-    return run(Config(workload="long_context", n_requests=12, export_snapshot=False))
+    # the acceptance command as stated: `run memory_pool --set workload=long_context` (40 requests)
+    return run(Config(workload="long_context", export_snapshot=False))
 
 
 def test_long_context_acceptance(long_context):
