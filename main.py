@@ -21,9 +21,9 @@ def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--size: expected WIDTHxHEIGHT such as 1280x800, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x800, got {text!r}") from None
     if w < 200 or h < 200:
-        raise argparse.ArgumentTypeError("--size: at least 200x200")
+        raise argparse.ArgumentTypeError(f"at least 200x200, got {text!r}")
     return w, h
 
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for path in shoot(args.screenshot, args.out, args.size):
                 print(path)
-        except ValueError as err:
+        except (ValueError, OSError) as err:  # an unknown panel, an --out that cannot be written
             print(f"paper-workbench: {err}", file=sys.stderr)
             return 2
         return 0

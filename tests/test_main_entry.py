@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from panels import PANELS
 from tests.screenshots.compare import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,19 @@ def test_unknown_panel_screenshot_is_refused_clearly(tmp_path):
     )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("paper-workbench: panel: unknown panel 'no_such_panel' (allowed: ")
+
+
+def test_unwritable_screenshot_path_and_bad_size_are_refused_in_one_line(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out = subprocess.run(
+        [sys.executable, "main.py", "--screenshot", PANELS[0].id, "--out", str(blocker / "x.png")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [f"paper-workbench: [Errno 17] File exists: '{blocker}'"]
+    out = subprocess.run([sys.executable, "main.py", "--size", "10x10"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1] == "main.py: error: argument --size: at least 200x200, got '10x10'"
 
 
 def test_window_screenshot_shows_the_docks(tmp_path):
