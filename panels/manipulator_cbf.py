@@ -38,6 +38,11 @@ BARRIER_COLOR = (140, 86, 75)
 ISSUE_IMPULSE_NS = 1.5  # the issue's acceptance scenario: ~1.5 N·s downward impacts
 
 
+def _milli(unit: str) -> str:
+    """The label of 10³·h (the views show h in thousandths): mm, mrad, 10⁻³ m², or 10⁻³ (m | rad) when units differ."""
+    return {"m": "mm", "rad": "mrad"}.get(unit) or (f"10⁻³ ({unit})" if "|" in unit else f"10⁻³ {unit}")
+
+
 def _pen(color, width=2.0, style=Qt.PenStyle.SolidLine, alpha=255):
     c = QColor(color)
     c.setAlpha(alpha)
@@ -337,6 +342,8 @@ class ManipulatorCbfPanel(Panel):
             for i, c in enumerate(CONTROLLERS):
                 sc[("trail", c)].setData(r.ee[i, :, 0], r.ee[i, :, 1])
                 sc[("impact", c)].setData(r.ee[i, steps, 0], r.ee[i, steps, 1])
+        self.ts_plots[0].setLabel("left", f"min h [{_milli(r.min_h_unit())}]")
+        self.ts_plots[1].setLabel("left", f"ψ₁ [{r.h_units[0]}/s]")
         self.tau_limits[0].setValue(cfg.tau_max)
         self.tau_limits[1].setValue(-cfg.tau_max)
         reach = cfg.l1 + cfg.l2
@@ -367,6 +374,7 @@ class ManipulatorCbfPanel(Panel):
     def _draw_sweep(self, r) -> None:
         for i, c in enumerate(CONTROLLERS):
             self.sweep_curves[c].setData(r.sweep_ns, 1e3 * r.sweep_min_h[i])
+        self.sweep_plot.setLabel("left", f"min h after the impact [{_milli(r.min_h_unit())}]")
         self.sweep_current.setValue(r.config.impulse_ns)
         sw = r.sweep_summary()
 
@@ -397,19 +405,21 @@ class ManipulatorCbfPanel(Panel):
     def _headline(self, r) -> None:
         s = r.summary()
         c = s["controllers"]
-        mm = 1e3
+        milli, unit = 1e3, _milli(r.min_h_unit())
         verdict = "holds" if s["claim_holds"] else "does <b>not</b> hold"
         col = {k: COLORS[k] for k in CONTROLLERS}
         self.claim.setText(
-            f"<span style='color:{col['adaptive']}'><b>adaptive-gain CBF</b></span> min h = <b>{c['adaptive']['min_h'] * mm:+.2f} mm</b> "
+            f"<span style='color:{col['adaptive']}'><b>adaptive-gain CBF</b></span> "
+            f"min h = <b>{c['adaptive']['min_h'] * milli:+.2f} {unit}</b> "
             f"({c['adaptive']['violations']} unsafe steps) · <span style='color:{col['fixed_gain']}'><b>fixed-gain HOCBF</b></span> "
-            f"{c['fixed_gain']['min_h'] * mm:+.1f} mm ({c['fixed_gain']['violations']}) · "
-            f"<span style='color:{col['nominal']}'><b>nominal</b></span> {c['nominal']['min_h'] * mm:+.0f} mm "
+            f"{c['fixed_gain']['min_h'] * milli:+.1f} {unit} ({c['fixed_gain']['violations']}) · "
+            f"<span style='color:{col['nominal']}'><b>nominal</b></span> {c['nominal']['min_h'] * milli:+.0f} {unit} "
             f"({c['nominal']['violations']}) — paper's claim {verdict} for {len(r.impulse_t)} impacts of {r.config.impulse_ns:g} N·s")
         self.set_headline(
-            f"<b>Adaptive CBF</b>: min h = <b>{c['adaptive']['min_h'] * mm:+.2f} mm</b>, {c['adaptive']['violations']} unsafe steps"
-            f"<br><b>Fixed-gain HOCBF</b>: min h = {c['fixed_gain']['min_h'] * mm:+.1f} mm, {c['fixed_gain']['violations']} unsafe steps"
-            f"<br><b>Nominal</b>: min h = {c['nominal']['min_h'] * mm:+.0f} mm"
+            f"<b>Adaptive CBF</b>: min h = <b>{c['adaptive']['min_h'] * milli:+.2f} {unit}</b>, {c['adaptive']['violations']} unsafe steps"
+            f"<br><b>Fixed-gain HOCBF</b>: min h = {c['fixed_gain']['min_h'] * milli:+.1f} {unit}, "
+            f"{c['fixed_gain']['violations']} unsafe steps"
+            f"<br><b>Nominal</b>: min h = {c['nominal']['min_h'] * milli:+.0f} {unit}"
             f"<br>Paper's claim (adaptive safe through the impacts where the fixed gain fails): {verdict}."
             f"<br>{len(r.impulse_t)} impacts of {r.config.impulse_ns:g} N·s (issue: ~1.5 N·s), deterministic RK4 at "
             f"dt = {r.config.dt * 1e3:g} ms (no sampling error). Timings are in the QP backends tab."
@@ -440,6 +450,7 @@ class ManipulatorCbfPanel(Panel):
         k = self._index
         cfg = r.config
         choice = self.show_box.currentIndex()
+        unit = _milli(r.min_h_unit())
         lines = []
         for i, c in enumerate(CONTROLLERS):
             visible = choice == 0 or choice == i + 1
@@ -452,7 +463,7 @@ class ManipulatorCbfPanel(Panel):
                 for part in ("arm", "trail", "impact"):
                     sc[(part, c)].setVisible(visible)
             color = COLORS[c]
-            lines.append(f"<span style='color:{color}'><b>{LABELS[c]}</b></span>: h = {r.h[i, k].min() * 1e3:+.1f} mm, "
+            lines.append(f"<span style='color:{color}'><b>{LABELS[c]}</b></span>: h = {r.h[i, k].min() * 1e3:+.1f} {unit}, "
                          f"k₁ = {r.gain[i, k, 0]:.1f} 1/s")
         # impact arrows flash for 0.25 s after each impact, drawn at the shown arms' end effectors
         steps = r.impulse_steps()
@@ -508,10 +519,11 @@ class ManipulatorCbfPanel(Panel):
         if n == 0:
             return
         self.mc_result = r
-        h_mm = 1e3 * r.mc_min_h
-        edges = np.linspace(float(h_mm.min()), float(h_mm.max()) + 1e-6, 41)
+        h_milli = 1e3 * r.mc_min_h
+        edges = np.linspace(float(h_milli.min()), float(h_milli.max()) + 1e-6, 41)
+        self.mc_plot.setLabel("bottom", f"min h over the episode [{_milli(r.min_h_unit())}]")
         for i, c in enumerate(CONTROLLERS):
-            counts, _ = np.histogram(h_mm[i], bins=edges)
+            counts, _ = np.histogram(h_milli[i], bins=edges)
             self.mc_curves[c].setData(edges, counts)
         mc = r.summary()["monte_carlo"]
 

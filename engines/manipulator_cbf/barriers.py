@@ -27,6 +27,11 @@ def barrier_specs(cfg) -> list[tuple]:
     return specs
 
 
+def barrier_units(specs) -> list[str]:
+    """The unit of each h: floor p_y - y_f in m, obstacle ‖p - c‖² - r² in m², joint limits ±(q_i - q_lim) in rad."""
+    return [{"floor": "m", "circle": "m²"}.get(s[0], "rad") for s in specs]
+
+
 def barrier_names(specs) -> list[str]:
     names = []
     for s in specs:

@@ -79,7 +79,8 @@ class Config(ConfigBase):
     k1: float = param(2.0, "Nominal HOCBF gain k₁ in ψ₁ = ḣ + k₁h (the fixed-gain controller keeps it)", unit="1/s", lo=0.0,
                       lo_open=True, group="Gains")
     k2: float = param(5.0, "HOCBF gain k₂ in ψ̇₁ + k₂ψ₁ ≥ 0", unit="1/s", lo=0.0, lo_open=True, group="Gains")
-    eps: float = param(0.05, "Adaptive law: ψ₁ ≥ eps is restored right after every jump", unit="m/s", lo=0.0, group="Gains")
+    eps: float = param(0.05, "Adaptive law: ψ₁ ≥ eps is restored right after every jump (per barrier in h's unit per second: m/s for the "
+                     "floor, m²/s for the obstacle, rad/s for joint limits)", unit="m/s", lo=0.0, group="Gains")
     relax_rate: float = param(1.0, "Adaptive law: k̇₁ = -relax_rate·(k₁ - k₁,nom) between jumps", unit="1/s", lo=0.0, group="Gains")
     k1_max: float = param(200.0, "Adaptive law: upper bound on k₁ after a jump", unit="1/s", lo=0.0, lo_open=True, group="Gains", gui=False)
     gain_rate_term: bool = param(True, "Include k̇₁·h in ψ̇₁ (leaving it out is the known mistake that makes the adaptive controller "

@@ -18,7 +18,7 @@ from engines.base import Snapshot, consume
 
 from .arm import arm_from
 from .backends import compare_backends
-from .barriers import barrier_names, barrier_specs
+from .barriers import barrier_names, barrier_specs, barrier_units
 from .batch import group_events, monte_carlo_events, simulate_batch
 from .config import CONTROLLERS, Config
 from .episode import Episode, JumpMap, drain, impulse_schedule, simulate_episode
@@ -79,6 +79,7 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     result = Result(
         config=cfg,
         barrier_names=names,
+        h_units=barrier_units(specs),
         t=ref.t[: K + 1],
         ee_ref=ref.p[: K + 1],
         **{k: np.stack([getattr(e, k) for e in episodes]) for k in ("q", "dq", "ee", "tau", "tau_nom", "h", "psi1", "gain", "infeasible")},

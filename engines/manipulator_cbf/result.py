@@ -24,6 +24,7 @@ class Result(ResultBase):
 
     config: Config
     barrier_names: list[str]
+    h_units: list[str]  # unit of each barrier's h (m, m² or rad); ψ₁ is in that unit per second
     t: np.ndarray  # (K+1,) s
     ee_ref: np.ndarray  # (K+1, 2) m
     q: np.ndarray  # (3, K+1, 2) rad, state at the start of step k (before its jump)
@@ -66,6 +67,10 @@ class Result(ResultBase):
             max_gain=float(self.gain[c].max()),
             min_psi1_after_jumps=float(self.psi1[c][self.impulse_steps()].min()) if len(self.impulse_t) else None,
         )
+
+    def min_h_unit(self) -> str:
+        """The unit of min h over the barriers: one unit, or the barriers' units joined when they differ."""
+        return " | ".join(dict.fromkeys(self.h_units))
 
     def impulse_steps(self) -> np.ndarray:
         return np.round(self.impulse_t / self.config.dt).astype(int)
@@ -113,8 +118,9 @@ class Result(ResultBase):
         cfg = self.config
         return dict(
             paper="arXiv:2503.10164",
-            scenario=dict(barrier=cfg.barrier, barriers=self.barrier_names, impulse_ns=cfg.impulse_ns, impulses=len(self.impulse_t),
-                          impulse_t=self.impulse_t, tau_max=cfg.tau_max, k1=cfg.k1, k2=cfg.k2, dt=cfg.dt, duration=cfg.duration),
+            scenario=dict(barrier=cfg.barrier, barriers=self.barrier_names, h_units=self.h_units, impulse_ns=cfg.impulse_ns,
+                          impulses=len(self.impulse_t), impulse_t=self.impulse_t, tau_max=cfg.tau_max, k1=cfg.k1, k2=cfg.k2, dt=cfg.dt,
+                          duration=cfg.duration),
             controllers={c: self.controller_summary(i) for i, c in enumerate(CONTROLLERS)},
             claim_holds=self.claim_holds(),
             realtime_factor=float(cfg.duration / self.episode_wall_s[2]) if self.episode_wall_s[2] > 0 else None,
@@ -156,8 +162,8 @@ class Result(ResultBase):
         for ax in axes:
             for ti in self.impulse_t:
                 ax.axvline(ti, color="#ff7f0e", ls=":", lw=1)
-        axes[0].set_ylabel("min h [m]")
-        axes[1].set_ylabel("ψ₁ [m/s]")
+        axes[0].set_ylabel(f"min h [{self.min_h_unit()}]")
+        axes[1].set_ylabel(f"ψ₁ ({self.barrier_names[0]}) [{self.h_units[0]}/s]")
         axes[2].set_ylabel("τ₁ [N·m]")
         axes[2].set_xlabel("time [s]")
         axes[0].legend(fontsize=8)
@@ -186,7 +192,7 @@ class Result(ResultBase):
             ax.plot(self.sweep_ns, self.sweep_min_h[i], "o-", color=COLORS[c], label=LABELS[c])
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xlabel("impulse magnitude ‖Λ‖ [N·s]")
-        ax.set_ylabel("min h after the impact [m]")
+        ax.set_ylabel(f"min h after the impact [{self.min_h_unit()}]")
         if len(self.sweep_ns):
             ax.legend(fontsize=8)
         ax.set_title("Impulse-magnitude sweep (one impact at the first scheduled time)")
@@ -202,6 +208,6 @@ class Result(ResultBase):
                         label=f"{LABELS[c]} (violation rate {rates[c]:.1%})")
             ax.legend(fontsize=8)
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_xlabel("min h over the episode [m]")
+        ax.set_xlabel(f"min h over the episode [{self.min_h_unit()}]")
         ax.set_ylabel("scenarios")
         ax.set_title(f"Monte Carlo: {self.mc_min_h.shape[1]} scenarios with random impacts")

@@ -68,3 +68,17 @@ def test_changing_a_control_reruns_the_simulation(panel, qtbot):
     qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
     assert panel.result.config.impulse_ns == 0.5
     assert "impacts of 0.5 N·s" in panel.claim.text()
+
+
+def test_h_axes_carry_the_barriers_units(panel):
+    """h is in m for the floor, m² for the obstacle (‖p - c‖² - r²), rad for joint limits: the views say which."""
+    cfg = panel.default_config().replace(barrier="floor+circle", joint_limits=True, duration=0.5, sweep_points=2, backend_samples=0)
+    panel.run_blocking(cfg)
+    assert panel.result.h_units == ["m", "m²", "rad", "rad", "rad", "rad"]
+    unit = "10⁻³ (m | m² | rad)"
+    assert unit in panel.ts_plots[0].getAxis("left").labelText
+    assert unit in panel.sweep_plot.getAxis("left").labelText
+    assert "mm, " not in panel.arm_text.text() and unit in panel.arm_text.text()
+    panel.run_blocking(cfg.replace(barrier="floor", joint_limits=False))
+    assert panel.ts_plots[0].getAxis("left").labelText == "min h [mm]"
+    assert panel.ts_plots[1].getAxis("left").labelText == "ψ₁ [m/s]"
