@@ -7,7 +7,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PIP_TORCH_ARGS ?=
 PY := $(VENV)/bin/python
-DEB_PACKAGES := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xkb1 libxkbcommon-x11-0 \
+DEB_PACKAGES := python3-venv xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xkb1 libxkbcommon-x11-0 \
 	libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-cursor0 libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libfontconfig1 libdbus-1-3
 
 .PHONY: run test setup system-deps lint clean
@@ -27,7 +27,8 @@ setup: $(VENV)/.ready
 lint: $(VENV)/.ready
 	$(VENV)/bin/ruff check .
 
-# Debian packages that headless Qt + Mesa GL need; installed only when missing (needs root or sudo).
+# Debian packages that headless Qt + Mesa GL need, and python3-venv (Debian's python3 lacks ensurepip without it);
+# installed only when missing (needs root or sudo).
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -37,7 +38,7 @@ system-deps:
 	fi
 
 $(VENV)/.ready: pyproject.toml
-	@command -v dpkg >/dev/null && $(MAKE) --no-print-directory system-deps || true
+	@if command -v dpkg >/dev/null; then $(MAKE) --no-print-directory system-deps; fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)" $(PIP_TORCH_ARGS)
