@@ -8,6 +8,8 @@ from the engine's result.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
@@ -90,6 +92,13 @@ class ManipulatorCbfPanel(Panel):
         self._mc_stale = False
         self.mc_info.setText(f"running {cfg.mc_scenarios} scenarios × 3 controllers on {device}…")
         return self.start_job("mc", lambda: self.engine.stream(cfg, device=device), self._on_mc_snapshot)
+
+    def export(self, out_dir):
+        """The base export (views PNG, result JSON/CSV/NPZ/figures) plus the Monte Carlo job's result in ``monte_carlo/``."""
+        out = super().export(out_dir)
+        if self.mc_result is not None:
+            self.mc_result.save(Path(out) / "monte_carlo")
+        return out
 
     # ---- views --------------------------------------------------------------------------------------
     def build_views(self) -> QWidget:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ def panel(build_panel):
     return build_panel(ManipulatorCbfPanel, show=True)
 
 
-def test_default_job_fills_the_views(panel, qtbot):
+def test_default_job_fills_the_views(panel, qtbot, tmp_path):
     panel.set_config(panel.default_config().replace(**SMALL))
     job = panel.run_job()
     assert job is not None
@@ -45,6 +47,11 @@ def test_default_job_fills_the_views(panel, qtbot):
     mc = panel.mc_result.summary()["monte_carlo"]
     rate, se = mc["violation_rate"]["adaptive"], mc["violation_rate_stderr"]["adaptive"]
     assert f"adaptive {100 * rate:.1f} ± {100 * se:.1f} %" in panel.mc_info.text()
+    # the export holds what the tabs show: the main job's result and the Monte Carlo's
+    out = panel.export(tmp_path)
+    assert json.loads((out / "result.json").read_text())["claim_holds"] == r.summary()["claim_holds"]
+    assert json.loads((out / "monte_carlo" / "result.json").read_text())["monte_carlo"]["violation_rate"] == pytest.approx(
+        mc["violation_rate"])
 
 
 def test_bad_control_value_shows_an_error(panel, qtbot):
