@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QPushButton
 
 from app.jobs import JobRunner, get_device, set_device
-from app.main_window import MainWindow, PapersDialog
+from app.main_window import JobWidget, MainWindow, PapersDialog
+from engines.base import Snapshot
 from panels import PANELS
 
 
@@ -66,3 +70,20 @@ def test_device_choice_reaches_new_jobs(qtbot, tmp_path):
     finally:
         set_device("auto")
         window.runner.stop_all()
+
+
+def _endless():
+    while True:
+        time.sleep(0.01)
+        yield Snapshot(0.25, "working", None)
+
+
+def test_a_running_job_shows_progress_and_stop_in_the_status_bar_until_it_ends(qtbot, tmp_path):
+    window, _ = _window(qtbot, tmp_path)
+    job = window.runner.start("endless", _endless)
+    widget = next(w for w in window.statusBar().findChildren(JobWidget) if w.job is job)
+    qtbot.waitUntil(lambda: widget.bar.value() == 250, timeout=5000)
+    with qtbot.waitSignal(job.stopped, timeout=2000):
+        widget.findChild(QPushButton).click()
+    qtbot.waitUntil(lambda: job not in [w.job for w in window.statusBar().findChildren(JobWidget)], timeout=2000)
+    window.runner.stop_all()
