@@ -33,7 +33,12 @@ def test_default_job_draws_every_view(panel, qtbot):
     assert panel.table.rowCount() > 5 and panel.table.item(3, 2).text() == str(res.runs["elastic"].stats["max_batch"])
     # the sensitivity heatmap has one cell per (memory, input) pair
     assert panel.sens_img.image is not None and panel.sens_img.image.shape == (4, 5)
-    assert "paper: 2.32×" in panel.headline.text() and "paper: 3×" in panel.headline.text()
+    # the headline states the engine's ratios beside the paper's figures as the engine's result records them
+    s = res.summary()
+    r = s["ratios"]["elastic_vs_static_unchunked"]
+    head = panel.headline.text()
+    assert f"{r['decode_throughput']:.2f}×</b> (paper: {s['paper']['decode_throughput_x']:g}×)" in head
+    assert f"{r['max_batch']:.2f}×</b> (paper: {s['paper']['batch_x']:g}×)" in head
 
 
 def test_slider_and_policy_switch_redraw_the_chunk_map(panel, qtbot):
