@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from app.jobs import stop_every_job
+    from app.log import log_uncaught_exceptions
     from app.main_window import MainWindow
 
+    log_uncaught_exceptions()
     app.aboutToQuit.connect(lambda: stop_every_job(5000))
     window = MainWindow()
     window.show()

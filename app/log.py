@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+import traceback
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QPlainTextEdit
@@ -40,3 +42,16 @@ class LogView(QPlainTextEdit):
 
     def detach(self) -> None:
         logging.getLogger("workbench").removeHandler(self.handler)
+
+
+def log_uncaught_exceptions() -> None:
+    """An exception that reaches the event loop (a panel failing to draw a snapshot, say) goes to the log dock too.
+
+    Qt keeps running after such an exception; without this hook it would show only on stderr.
+    """
+
+    def hook(kind, err, tb) -> None:
+        logging.getLogger("workbench.app").error("uncaught %s: %s\n%s", kind.__name__, err, "".join(traceback.format_tb(tb)))
+        sys.__excepthook__(kind, err, tb)
+
+    sys.excepthook = hook

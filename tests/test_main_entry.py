@@ -59,3 +59,17 @@ def test_window_screenshot_shows_the_docks(tmp_path):
     image = load(tmp_path / "window.png")
     assert image.shape == (900, 1440, 4)
     assert image[..., :3].std() > 10
+
+
+def test_an_exception_in_a_slot_reaches_the_log_dock_and_the_app_keeps_running():
+    code = (
+        "from PySide6.QtCore import QTimer; from app import style; from app.log import LogView, log_uncaught_exceptions\n"
+        "app = style.application(); view = LogView(); log_uncaught_exceptions()\n"
+        "def draw(): raise RuntimeError('panel failed to draw')\n"
+        "QTimer.singleShot(0, draw); QTimer.singleShot(200, app.quit); app.exec()\n"
+        "print(view.toPlainText())\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "ERROR workbench.app: uncaught RuntimeError: panel failed to draw" in out.stdout and "in draw" in out.stdout
