@@ -326,6 +326,7 @@ class ManipulatorCbfPanel(Panel):
         self._result = r
         self._drawn = key
         if first:
+            self._elbow = r.elbow()
             self._draw_static(r)
             self._draw_timeseries(r)
             self._draw_backends(r)
@@ -463,8 +464,7 @@ class ManipulatorCbfPanel(Panel):
         lines = []
         for i, c in enumerate(CONTROLLERS):
             visible = choice == 0 or choice == i + 1
-            q1, q2 = r.q[i, k]
-            xe, ye = cfg.l1 * np.cos(q1), cfg.l1 * np.sin(q1)
+            xe, ye = self._elbow[i, k]
             ghost = choice == 0 and c != "adaptive"
             for sc in self.scenes:
                 sc[("arm", c)].setData([0.0, xe, r.ee[i, k, 0]], [0.0, ye, r.ee[i, k, 1]])

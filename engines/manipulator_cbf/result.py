@@ -68,6 +68,11 @@ class Result(ResultBase):
             min_psi1_after_jumps=float(self.psi1[c][self.impulse_steps()].min()) if len(self.impulse_t) else None,
         )
 
+    def elbow(self) -> np.ndarray:
+        """(3, K+1, 2) m: the elbow joint, p_elbow = l1 (cos q1, sin q1) (the end effector is ``ee``)."""
+        q1 = self.q[..., 0]
+        return self.config.l1 * np.stack((np.cos(q1), np.sin(q1)), -1)
+
     def min_h_unit(self) -> str:
         """The unit of min h over the barriers: one unit, or the barriers' units joined when they differ."""
         return " | ".join(dict.fromkeys(self.h_units))

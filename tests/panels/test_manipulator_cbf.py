@@ -28,6 +28,7 @@ def test_default_job_fills_the_views(panel, qtbot, tmp_path):
     assert len(x) == len(r.t) and np.allclose(y, 1e3 * r.h[2].min(axis=1))
     xs, ys = panel.scenes[0][("arm", "fixed_gain")].getData()
     assert len(xs) == 3 and xs[0] == 0.0
+    assert np.hypot(xs[1], ys[1]) == pytest.approx(r.config.l1) and np.hypot(xs[2] - xs[1], ys[2] - ys[1]) == pytest.approx(r.config.l2)
     sx, sy = panel.sweep_curves["adaptive"].getData()
     assert len(sx) == 3
     assert "Adaptive CBF" in panel.headline.text() and "mm" in panel.headline.text()

@@ -46,6 +46,14 @@ def test_default_scenario_is_the_issue_scenario(default_result):
         assert np.abs(r.tau[c]).max() <= cfg.tau_max + 1e-9  # torque limits on all three
 
 
+def test_the_arm_links_keep_their_lengths(default_result):
+    """The elbow the panel draws: ‖p_elbow‖ = l1 from the base and ‖ee - p_elbow‖ = l2 to the end effector."""
+    r = default_result
+    elbow = r.elbow()
+    np.testing.assert_allclose(np.linalg.norm(elbow, axis=-1), r.config.l1, rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(r.ee - elbow, axis=-1), r.config.l2, rtol=1e-12)
+
+
 def test_adaptive_law_restores_psi1_after_each_jump_and_relaxes(default_result):
     r = default_result
     a = CONTROLLERS.index("adaptive")
