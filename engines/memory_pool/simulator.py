@@ -621,18 +621,25 @@ class Simulator:
         ks = np.arange(K, dtype=float)
         times = self.rf.decode_time(B, ctx0 + B * ks)
         times[0] += cost
+        if self.elastic and K > 1:
+            # step k pays for the pages its token needs, as a single step would (and before the arrival cut below):
+            # take's order makes the first P pages cost map_us·clip(P − kv_unused, 0, free) + (map_us + unmap_us)·(lent)
+            g = self.p.gpu
+            P = np.maximum(0, self.pages_for(self.ctx[d][:, None] + np.arange(1, K + 1)) - held[:, None]).sum(0)
+            kv_unused, free = self.pool.n_pages(KVPOOL), self.pool.n_free
+            paid = g.map_us * np.clip(P - kv_unused, 0, free) + (g.map_us + g.unmap_us) * np.maximum(0, P - kv_unused - free)
+            times += 1e-6 * np.diff(np.r_[0.0, paid])
         cum = np.cumsum(times)
         if self.nxt < len(self.arrival) and K > 1:
             m = int(np.searchsorted(cum[:-1], self.arrival[self.nxt] - self.now, side="left"))
             K = min(K, 1 + m)
             cum = cum[:K]
-        # map the pages steps 2..K need
+        # map the pages steps 2..K need (what that costs is in the step times above)
         grow = self.pages_for(self.ctx[d] + K) - held
-        map_cost = 0.0
-        for r, g in zip(d.tolist(), grow.tolist()):
-            if g > 0:
-                map_cost += self.take(r, g, rt_keep)
-        dt = float(cum[K - 1]) + map_cost
+        for r, n in zip(d.tolist(), grow.tolist()):
+            if n > 0:
+                self.take(r, n, rt_keep)
+        dt = float(cum[K - 1])
         self.now += dt
         self.iters += K
         self.ctx[d] += K
