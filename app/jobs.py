@@ -31,6 +31,7 @@ class _Worker(QThread):
         self._make_stream = make_stream
         self._interval = 1.0 / max_rate
         self._stop = threading.Event()
+        self.latest: Snapshot | None = None  # the newest snapshot emitted; older ones still queued are not drawn
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -48,6 +49,7 @@ class _Worker(QThread):
                     pending = snap
                     now = time.monotonic()
                     if snap.progress >= 1.0 or now - last_emit >= self._interval:
+                        self.latest = snap
                         self.snapshot.emit(snap)
                         pending, last_emit = None, now
                     finished = finished or snap.progress >= 1.0
@@ -60,6 +62,7 @@ class _Worker(QThread):
             self.stopped.emit()
         elif not finished:  # the contract's last snapshot never came: say so rather than hang as "running"
             if pending is not None:
+                self.latest = pending
                 self.snapshot.emit(pending)
             self.failed.emit("RuntimeError: engine stream ended without a final snapshot (progress 1.0)", "")
 
@@ -105,7 +108,8 @@ class Job(QObject):
         return self._worker.wait(ms)
 
     def _on_snapshot(self, snap: Snapshot) -> None:
-        if self._done:
+        # A GUI slower than the worker's rate would fall ever further behind; skip what a newer snapshot replaces.
+        if self._done or (snap is not self._worker.latest and snap.progress < 1.0):
             return
         self.progress.emit(float(snap.progress), snap.message)
         self.snapshot.emit(snap)

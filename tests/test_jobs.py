@@ -29,6 +29,23 @@ def test_final_snapshot_always_arrives_and_updates_are_throttled(qtbot):
     qtbot.waitUntil(lambda: not runner._mine, timeout=5000)
 
 
+def _steady():
+    for i in range(60):
+        time.sleep(0.034)
+        yield Snapshot((i + 1) / 60, f"step {i}", i)
+
+
+def test_a_slow_gui_draws_the_newest_snapshot_instead_of_falling_behind(qtbot):
+    runner = JobRunner()
+    drawn = []
+    job = runner.start("steady", _steady)
+    job.snapshot.connect(lambda s: (drawn.append(s.result), time.sleep(0.2)))  # a panel that takes 200 ms to draw
+    with qtbot.waitSignal(job.finished, timeout=30_000):
+        pass
+    assert drawn[-1] == 59 and drawn == sorted(drawn)
+    assert len(drawn) < 30, f"{len(drawn)} of 60 snapshots drawn at 5 per second: the GUI fell behind the worker"
+
+
 def _endless():
     i = 0
     while True:
