@@ -357,5 +357,9 @@ class Panel(QWidget):
     def ask_export(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to folder")
         if folder:
-            out = self.export(folder)
+            try:
+                out = self.export(folder)
+            except OSError as err:  # a read-only or vanished folder: say so in the panel, keep running
+                self.show_error(f"export to {folder}: {err}")
+                return
             self.message.setText(f"exported to {out}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QSpinBox
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFileDialog, QLabel, QLineEdit, QSpinBox
 
 import engines
 from engines.base import ConfigBase, ResultBase, Snapshot, consume, param
@@ -121,3 +121,13 @@ def test_export_writes_views_result_and_config(qtbot, build_panel, toy_engine, t
     panel.run_blocking()
     out = panel.export(tmp_path / "export")
     assert {p.name for p in out.iterdir()} >= {"views.png", "result.json", "arrays.npz", "config.json"}
+
+
+def test_an_export_that_cannot_be_written_is_an_error_in_the_panel(qtbot, build_panel, toy_engine, tmp_path, monkeypatch):
+    panel = build_panel(ToyPanel)
+    panel.run_blocking()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a: str(blocker / "export")))
+    panel.ask_export()
+    assert panel.error.text().startswith(f"export to {blocker / 'export'}: ") and not panel.error.isHidden()
