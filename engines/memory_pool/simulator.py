@@ -624,8 +624,11 @@ class Simulator:
         if self.elastic and K > 1:
             # step k pays for the pages its token needs, as a single step would (and before the arrival cut below):
             # take's order makes the first P pages cost map_us·clip(P − kv_unused, 0, free) + (map_us + unmap_us)·(lent)
+            # request r crosses into a new page at steps k ≥ 2 with (ctx_r + k − 1) mod tpp = 0: O(B + K), no B × K table
             g = self.p.gpu
-            P = np.maximum(0, self.pages_for(self.ctx[d][:, None] + np.arange(1, K + 1)) - held[:, None]).sum(0)
+            first = (-(self.ctx[d] + 1)) % self.tpp
+            per_step = self.cpp * np.bincount(first, minlength=self.tpp)[np.arange(K - 1) % self.tpp]
+            P = np.cumsum(np.r_[0, per_step])  # pages taken by the end of steps 1..K
             kv_unused, free = self.pool.n_pages(KVPOOL), self.pool.n_free
             paid = g.map_us * np.clip(P - kv_unused, 0, free) + (g.map_us + g.unmap_us) * np.maximum(0, P - kv_unused - free)
             times += 1e-6 * np.diff(np.r_[0.0, paid])
