@@ -80,3 +80,14 @@ def test_open_file_replays_a_trace_and_reports_bad_rows(panel, qtbot, tmp_path):
     panel.open_file(str(good))
     qtbot.waitUntil(lambda: panel.result is not None and panel.result.trace["requests"] == 8, timeout=120_000)
     assert "good.csv" in panel.trace_label.text()
+
+
+def test_one_policy_alone_draws_without_the_others(panel, qtbot):
+    panel.run_job(panel.config().replace(policy="static_chunked", n_requests=3, sensitivity="off"))
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
+    assert set(panel.result.runs) == {"static_chunked"}
+    assert "static, chunked" in panel.map_info.text()  # the map falls back to the policy that ran
+    assert panel.table.columnCount() == 1 and panel.headline.text() == ""
+    x, _ = panel.mem_curves["elastic"][1][-1].getData()
+    assert x is None or len(x) == 0
+    assert "Set 'sensitivity'" in panel.sens_note.text()
