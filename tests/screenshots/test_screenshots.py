@@ -35,6 +35,8 @@ def test_panel_matches_its_baseline(qapp, panel_id, update_screenshots):
     assert expected.shape == actual.shape, f"size changed: {expected.shape} -> {actual.shape}"
     mask = compare.differing(actual, expected)
     allowed = int(compare.MAX_DIFFERING_FRACTION * mask.size)
+    for stale in FAILURES.glob(f"{panel_id}-*.png"):  # pictures of an earlier failure would mislead
+        stale.unlink()
     if mask.sum() > allowed:
         FAILURES.mkdir(exist_ok=True)
         compare.from_array(actual).save(str(FAILURES / f"{panel_id}-actual.png"))
