@@ -200,7 +200,7 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
                         yield Snapshot(min((done + frac * run.n) / total, 0.999), f"energy scan {e} GeV: {meson}",
                                        _assemble(config, runs, False, energy_scan=energy_scan))
                     done += run.n
-                    energy_scan[k, i] = run.estimates()[config.estimator]
+                    energy_scan[k, i] = run.estimates()[config.scan_estimator]
         elif config.scan == "centrality":
             centrality_scan = np.full((len(CENTRALITY_EDGES) - 1, 3, 3, 2), np.nan)
             for i, meson in enumerate(MESON_NAMES):

@@ -44,7 +44,7 @@ class Result(ResultBase):
     survival_map: np.ndarray  # (3, map_bins, map_bins) mean pair survival vs decay position (x along b), NaN where empty
     map_extent: float
     mean_survival: np.ndarray  # (3,)
-    energy_scan: np.ndarray = field(default_factory=lambda: np.full((0, 3, 3, 2), np.nan))  # (n_energies, 3, 3, 2), the estimator
+    energy_scan: np.ndarray = field(default_factory=lambda: np.full((0, 3, 3, 2), np.nan))  # (n_energies, 3, 3, 2), scan_estimator
     scan_energies: np.ndarray = field(default_factory=lambda: np.zeros(0))
     centrality_edges: np.ndarray = field(default_factory=lambda: np.zeros(0))
     centrality_scan: np.ndarray = field(default_factory=lambda: np.full((0, 3, 3, 2), np.nan))
@@ -61,7 +61,7 @@ class Result(ResultBase):
         return fit_curve(self.rho00_fit[i, j, 0] if rho00 is None else rho00, self.fit_norm[i, j])
 
     def estimate(self) -> np.ndarray:
-        """(3, 3, 2) ρ00 and error by the configured estimator: what ``summary()['rho00']`` and the scans report."""
+        """(3, 3, 2) ρ00 and error by the configured estimator: what ``summary()['rho00']`` reports."""
         return self.rho00_fit if self.config.get("estimator", "fit") == "fit" else self.rho00_moment
 
     def summary(self) -> dict:
@@ -83,6 +83,7 @@ class Result(ResultBase):
         scan = self.config.get("scan", "none")
         if scan == "energy" and len(self.scan_energies):
             out["scan"] = {"energy": [self._point({"sqrt_s_nn": float(e)}, self.energy_scan[k]) for k, e in enumerate(self.scan_energies)]}
+            out["scan_estimator"] = self.config.get("scan_estimator", "moment")
         elif scan == "pt":
             out["scan"] = {"pt": [self._point({"pt_min": float(self.pt_edges[k]), "pt_max": float(self.pt_edges[k + 1])},
                                               self.rho00_pt[:, :, k]) for k in range(len(self.pt_edges) - 1)]}

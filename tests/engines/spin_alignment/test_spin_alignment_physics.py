@@ -113,8 +113,9 @@ def test_event_plane_smearing_and_its_correction_recover_the_input():
 
 
 def test_energy_scan_bias_grows_with_collision_energy():
-    cfg = Config(scan="energy", n_resonances=300, scan_resonances=30_000, estimator="moment")
+    cfg = Config(scan="energy", n_resonances=300, scan_resonances=30_000)  # the default scan estimator (the moment)
     s = run(cfg, device="cpu").summary()
+    assert s["scan_estimator"] == "moment" and s["estimator"] == "fit"
     points = s["scan"]["energy"]
     energies = [p["sqrt_s_nn"] for p in points]
     assert energies == sorted(energies) and len(energies) == 8
