@@ -74,10 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     from app.main_window import MainWindow
 
     log_uncaught_exceptions()
-    app.aboutToQuit.connect(lambda: stop_every_job(5000))
     window = MainWindow()
     window.show()
-    return app.exec()
+    code = app.exec()
+    if not stop_every_job(5000):  # an engine still inside a long step: its running QThread must not be destroyed
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

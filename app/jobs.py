@@ -171,16 +171,19 @@ class JobRunner(QObject):
         _stop(list(self._mine), wait_ms)
 
 
-def _stop(jobs: list[Job], wait_ms: int) -> None:
+def _stop(jobs: list[Job], wait_ms: int) -> bool:
     for job in jobs:
         job.stop()
-    for job in jobs:
-        job.wait(wait_ms)
+    return all([job.wait(wait_ms) for job in jobs])
 
 
-def stop_every_job(wait_ms: int = 30_000) -> None:
-    """Stop every running job of every runner and wait for the threads (application exit, tests)."""
-    _stop(list(_alive), wait_ms)
+def stop_every_job(wait_ms: int = 30_000) -> bool:
+    """Stop every running job of every runner and wait for the threads (application exit, tests).
+
+    False when a thread is still inside an engine step after ``wait_ms``: destroying its QThread then aborts
+    the process, so the caller must not let Python tear it down (``main.py`` leaves with ``os._exit``).
+    """
+    return _stop(list(_alive), wait_ms)
 
 
 _default: JobRunner | None = None

@@ -7,7 +7,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QTimer
 
-from app.jobs import JobRunner
+from app.jobs import JobRunner, stop_every_job
 from engines.base import Snapshot
 
 
@@ -57,7 +57,8 @@ def _endless():
 def test_stop_cancels_within_a_second(qtbot):
     runner = JobRunner()
     job = runner.start("endless", _endless)
-    qtbot.waitSignal(job.snapshot, timeout=5000)
+    with qtbot.waitSignal(job.snapshot, timeout=5000):
+        pass
     t0 = time.monotonic()
     with qtbot.waitSignal(job.stopped, timeout=1000):
         job.stop()
@@ -92,6 +93,20 @@ def test_a_stream_that_ends_without_its_final_snapshot_fails_instead_of_running_
         pass
     assert blocker.args[0] == "RuntimeError: engine stream ended without a final snapshot (progress 1.0)"
     assert not job.is_running()
+
+
+def _one_long_step():
+    yield Snapshot(0.1, "started", None)
+    time.sleep(1.5)
+    yield Snapshot(1.0, "done", None)
+
+
+def test_stop_every_job_says_whether_every_thread_ended(qtbot):
+    job = JobRunner().start("long step", _one_long_step)
+    with qtbot.waitSignal(job.snapshot, timeout=5000):
+        pass
+    assert stop_every_job(100) is False, "the thread is inside the engine's step"
+    assert stop_every_job(5000) is True and job.wait(0)
 
 
 def _heavy():
