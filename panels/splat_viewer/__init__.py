@@ -325,10 +325,11 @@ class SplatViewerPanel(Panel):
     def _on_frame(self, frame) -> None:
         if frame.sorter is not self._sorter:
             return  # a frame of the previous scene
+        self.gl.message = ""
+        if not self.gl.set_frame(frame):
+            return  # an older request's frame, finished after a newer one was shown
         self._last_sort = frame.sort
         self._last_frame = frame
-        self.gl.message = ""
-        self.gl.set_frame(frame)
         if not self._interacted:
             self._update_overlay()  # the splat count of this frame, with it
 
@@ -514,6 +515,12 @@ class SplatViewerPanel(Panel):
 
     def run_blocking(self, config=None) -> None:
         super().run_blocking(config)
+        app, size = QApplication.instance(), None
+        for _ in range(20):  # the results' text re-lays the panel out: let the viewport take its final size first
+            if self.gl.size() == size:
+                break
+            size = self.gl.size()
+            app.processEvents()
         if self.worker.error is None:
             self.render_viewport_now()  # the viewport's frame too, before a screenshot is taken
 

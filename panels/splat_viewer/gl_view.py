@@ -181,6 +181,7 @@ class RenderedFrame:
     sort: SortResult
     render_ms: float
     sorter: ViewSorter
+    seq: int = 0  # the request's number: a frame of an older request never replaces a newer one on screen
 
 
 class SplatRenderer:
@@ -273,7 +274,8 @@ class RenderThread(QObject):
         super().__init__(parent)
         self._cv = threading.Condition()
         self._request = None
-        self._sync: list = []  # (cam, params, scale, holder dict, Event)
+        self._sync: list = []  # (cam, params, scale, seq, holder dict, Event)
+        self._seq = 0
         self._quit = False
         self.sorter: ViewSorter | None = None
         self.error: str | None = None
@@ -289,7 +291,8 @@ class RenderThread(QObject):
 
     def request(self, cam: Camera, params: dict, scale: float = 1.0) -> None:
         with self._cv:
-            self._request = (cam, dict(params), scale)
+            self._seq += 1
+            self._request = (cam, dict(params), scale, self._seq)
             self._cv.notify()
 
     def render_now(self, cam: Camera, params: dict, scale: float = 1.0, timeout: float = 60.0) -> RenderedFrame:
@@ -298,7 +301,8 @@ class RenderThread(QObject):
             raise RuntimeError(self.error)
         done, holder = threading.Event(), {}
         with self._cv:
-            self._sync.append((cam, dict(params), scale, holder, done))
+            self._seq += 1
+            self._sync.append((cam, dict(params), scale, self._seq, holder, done))
             self._cv.notify()
         if not done.wait(timeout):
             raise RuntimeError("the viewport's render thread did not answer")
@@ -360,11 +364,11 @@ class RenderThread(QObject):
                 if self._quit:
                     return
                 if self._sync:
-                    cam, params, scale, holder, done = self._sync.pop(0)
+                    cam, params, scale, seq, holder, done = self._sync.pop(0)
                 else:
-                    (cam, params, scale), self._request, holder, done = self._request, None, None, None
+                    (cam, params, scale, seq), self._request, holder, done = self._request, None, None, None
             try:
-                frame = self._draw(canvas, renderer, cam, params, scale, cancel=done is None and scale >= 1.0)
+                frame = self._draw(canvas, renderer, cam, params, scale, seq, cancel=done is None and scale >= 1.0)
             except Exception as err:  # a failed frame is logged and reported; the next request tries again
                 log.exception("splat viewer: frame failed")
                 if done is not None:
@@ -377,7 +381,7 @@ class RenderThread(QObject):
             elif frame is not None:
                 self.rendered.emit(frame)
 
-    def _draw(self, canvas, renderer: SplatRenderer, cam: Camera, params: dict, scale: float, cancel: bool):
+    def _draw(self, canvas, renderer: SplatRenderer, cam: Camera, params: dict, scale: float, seq: int, cancel: bool):
         sorter = self.sorter
         if sorter is None:
             raise RuntimeError("no scene")
@@ -395,7 +399,7 @@ class RenderThread(QObject):
             image = renderer.render(cam, sort, params, scale, self._moving_again if cancel else (lambda: self._quit))
         if image is None:
             return None
-        return RenderedFrame(image, cam, scale, sort, 1000 * (time.perf_counter() - t0), sorter)
+        return RenderedFrame(image, cam, scale, sort, 1000 * (time.perf_counter() - t0), sorter, seq)
 
 
 class Viewport(QWidget):
@@ -423,12 +427,16 @@ class Viewport(QWidget):
         self.frame_times: deque[float] = deque(maxlen=60)
         self._drag = None
 
-    def set_frame(self, frame: RenderedFrame) -> None:
+    def set_frame(self, frame: RenderedFrame) -> bool:
+        """Show ``frame`` unless a frame of a newer request is already shown; True when shown."""
+        if self.frame is not None and frame.seq < self.frame.seq:
+            return False
         a = np.ascontiguousarray(frame.image)
         self.image = QImage(a.data, a.shape[1], a.shape[0], 4 * a.shape[1], QImage.Format.Format_RGBA8888_Premultiplied).copy()
         self.frame = frame
         self.frame_times.append(time.perf_counter())
         self.update()
+        return True
 
     def set_overlay(self, text: str) -> None:
         if text != self.overlay:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -207,3 +209,12 @@ def test_software_gl_is_recognised_and_keeps_the_reduced_preview(panel, qtbot):
     software = is_software(panel.worker.renderer_name)
     assert panel.moving_box.currentText() == ("1/4" if software else "full")
     assert panel.worker.renderer_name in panel.gl.toolTip()
+
+
+def test_a_frame_of_an_older_request_never_replaces_a_newer_one(panel, qtbot):
+    # a view requested before a synchronous render may finish after it: the screen keeps the newer frame
+    newer = panel.render_viewport_now()
+    older = copy.copy(newer)
+    older.seq, older.image = newer.seq - 1, np.zeros_like(newer.image)
+    panel._on_frame(older)
+    assert panel.gl.frame is newer and panel._last_frame is newer
