@@ -47,7 +47,7 @@ class ViewSorter:
 
     def __init__(self, scene: Scene, sh_degree: int = 3, near: float = 0.2):
         self.scene, self.near = scene, near
-        self.arrays = gl_arrays(scene)
+        self.arrays = gl_arrays(scene)  # what a GL rasteriser uploads once per scene
         self.margin = 0.3
         self._radius = np.exp(scene.log_scales.max(axis=1)).astype(np.float32)
         self._colors = np.full((scene.n, 3), 0.5, np.float32)

@@ -40,7 +40,7 @@ from vispy.gloo import gl
 from vispy.gloo.context import FakeCanvas, set_current_canvas
 
 from engines.splatting.camera import Camera
-from engines.splatting.viewer import SortResult, ViewSorter, gl_arrays
+from engines.splatting.viewer import SortResult, ViewSorter
 
 log = logging.getLogger("workbench.panels")
 
@@ -197,7 +197,7 @@ class SplatRenderer:
 
     def set_scene(self, sorter: ViewSorter) -> None:
         """Upload the scene's static per-splat data: once per point, four times (one per quad corner) for the quads."""
-        arr = gl_arrays(sorter.scene)
+        arr = sorter.arrays
         n = len(arr["center"])
         static = np.empty(n, _STATIC)
         for name in ("center", "cov_a", "cov_b", "opacity"):
@@ -311,6 +311,7 @@ class RenderThread(QObject):
         return holder["frame"]
 
     def stop(self) -> None:
+        _live.discard(self)
         with self._cv:
             self._quit = True
             self._cv.notify()
