@@ -72,16 +72,21 @@ def test_leaving_out_the_gain_rate_term_breaks_safety():
     assert ep.h.min() < 0
 
 
-def test_batched_torch_path_reproduces_the_episodes(default_result):
-    cfg = default_result.config.replace(duration=2.5)
+def _batch_of_the_three_controllers(cfg):
+    """The batched torch path run on the three controllers (one scenario each) with cfg's own impulse schedule."""
     arm, specs = arm_from(cfg), barrier_specs(cfg)
     ref = reference(cfg, arm)
     events = impulse_schedule(cfg, np.random.default_rng(0))
     ev = group_events(np.array([e[0] for e in events] * 3), np.repeat(np.arange(3), len(events)),
                       np.array([e[1] for e in events] * 3), np.array([e[2] for e in events] * 3))
     x0 = np.tile(np.r_[ref.q[0], ref.dq[0]], (3, 1))
-    stats = drain(simulate_batch(cfg, arm, specs, ref.q, ref.dq, ref.ddq, np.arange(3), x0, np.full((3, 1), cfg.k1), 0, cfg.steps, ev,
-                                 "cpu"))
+    return drain(simulate_batch(cfg, arm, specs, ref.q, ref.dq, ref.ddq, np.arange(3), x0, np.full((3, len(specs)), cfg.k1), 0,
+                                cfg.steps, ev, "cpu"))
+
+
+def test_batched_torch_path_reproduces_the_episodes(default_result):
+    cfg = default_result.config.replace(duration=2.5)
+    stats = _batch_of_the_three_controllers(cfg)
     K = cfg.steps
     for c in range(3):
         hmin = default_result.h[c, : K + 1].min(axis=1)
@@ -94,14 +99,7 @@ def test_batched_active_set_and_fallback_reproduce_the_episodes():
     make the adaptive QP infeasible, so the batched safest-torque fallback is exercised too."""
     cfg = Config(barrier="floor+circle", obstacle_x=1.5, obstacle_y=-0.75, obstacle_r=0.12, impulse_ns=4.0, tau_max=40.0,
                  duration=2.5, **FAST)
-    arm, specs = arm_from(cfg), barrier_specs(cfg)
-    ref = reference(cfg, arm)
-    events = impulse_schedule(cfg, np.random.default_rng(0))
-    ev = group_events(np.array([e[0] for e in events] * 3), np.repeat(np.arange(3), len(events)),
-                      np.array([e[1] for e in events] * 3), np.array([e[2] for e in events] * 3))
-    x0 = np.tile(np.r_[ref.q[0], ref.dq[0]], (3, 1))
-    stats = drain(simulate_batch(cfg, arm, specs, ref.q, ref.dq, ref.ddq, np.arange(3), x0, np.full((3, len(specs)), cfg.k1), 0,
-                                 cfg.steps, ev, "cpu"))
+    stats = _batch_of_the_three_controllers(cfg)
     assert stats.infeasible[2] > 0
     for c, name in enumerate(CONTROLLERS):
         ep = run_episode(cfg, name)
