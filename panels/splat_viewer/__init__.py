@@ -546,7 +546,7 @@ class SplatViewerPanel(Panel):
     def export_frame(self, path: str | Path) -> Path:
         """The current view drawn at full resolution, as a PNG."""
         p = Path(path)
-        _save_rgb(p, self.render_viewport_now().image[..., :3].astype(np.float32) / 255.0)
+        _save_rgb(p, self.render_viewport_now().rgb())
         return p
 
     def export_sequence(self, folder: str | Path) -> list[Path]:
@@ -559,7 +559,7 @@ class SplatViewerPanel(Panel):
         for i, cam in enumerate(path_cameras(cfg.replace(width=view.width, height=view.height), self._scene)):
             frame = self.worker.render_now(cam, self._frame_params(s2=False))
             p = out / f"frame_{i:04d}.png"
-            _save_rgb(p, frame.image[..., :3].astype(np.float32) / 255.0)
+            _save_rgb(p, frame.rgb())
             written.append(p)
         return written
 

@@ -176,12 +176,15 @@ class RenderedFrame:
     """One image of the viewport and how it was made."""
 
     image: np.ndarray  # (h, w, 4) uint8, premultiplied over black, top row first
-    cam: Camera
     scale: float  # resolution as a fraction of cam's
     sort: SortResult
     render_ms: float
     sorter: ViewSorter
     seq: int = 0  # the request's number: a frame of an older request never replaces a newer one on screen
+
+    def rgb(self) -> np.ndarray:
+        """The image as RGB floats in [0, 1] (over black)."""
+        return self.image[..., :3].astype(np.float32) / 255.0
 
 
 class SplatRenderer:
@@ -194,6 +197,12 @@ class SplatRenderer:
         self.sorter: ViewSorter | None = None
         self._fbo = None
         self._ibs: list = []
+        self._rgb = {self.points: gloo.VertexBuffer(np.zeros((1, 3), np.float32)),
+                     self.quads: gloo.VertexBuffer(np.zeros((1, 3), np.float32))}
+        for prog, buf in self._rgb.items():
+            prog["a_rgb"] = buf
+        self._colors = np.zeros((0, 3), np.float32)
+        self._stale: set = set()  # programs whose colour buffer is behind self._colors
 
     def set_scene(self, sorter: ViewSorter) -> None:
         """Upload the scene's static per-splat data: once per point, four times (one per quad corner) for the quads."""
@@ -212,9 +221,14 @@ class SplatRenderer:
         self.set_colors(sorter.current_colors)
 
     def set_colors(self, colors: np.ndarray) -> None:
-        c = np.ascontiguousarray(colors, np.float32)
-        self.points["a_rgb"] = gloo.VertexBuffer(c)
-        self.quads["a_rgb"] = gloo.VertexBuffer(np.repeat(c, 4, axis=0))
+        """New per-splat colours; each program's buffer is refilled when a frame next draws with it."""
+        self._colors = np.ascontiguousarray(colors, np.float32)
+        self._stale = {self.points, self.quads}
+
+    def _upload_colors(self, prog) -> None:
+        if prog in self._stale:  # the quads carry each splat's colour on all four corners
+            self._rgb[prog].set_data(self._colors if prog is self.points else np.repeat(self._colors, 4, axis=0))
+            self._stale.discard(prog)
 
     def max_radius(self, requested: float) -> float:
         """The radius clamp in pixels: the requested one (0 = none), within what one point sprite can cover."""
@@ -234,6 +248,7 @@ class SplatRenderer:
                         u_depth=sort.depth_range, u_max_ext=self.max_radius(params.get("max_radius", 0.0)))
         preview = scale < 1.0
         prog = self.points if preview else self.quads
+        self._upload_colors(prog)
         for k, v in uniforms.items():
             prog[k] = tuple(float(x) for x in np.ravel(v)) if np.ndim(v) else float(v)
         if preview:
@@ -400,7 +415,7 @@ class RenderThread(QObject):
             image = renderer.render(cam, sort, params, scale, self._moving_again if cancel else (lambda: self._quit))
         if image is None:
             return None
-        return RenderedFrame(image, cam, scale, sort, 1000 * (time.perf_counter() - t0), sorter, seq)
+        return RenderedFrame(image, scale, sort, 1000 * (time.perf_counter() - t0), sorter, seq)
 
 
 class Viewport(QWidget):
@@ -450,12 +465,6 @@ class Viewport(QWidget):
         if len(t) < 5:
             return None
         return (len(t) - 1) / max(t[-1] - t[0], 1e-6)
-
-    def image_rgb(self) -> np.ndarray:
-        """The frame shown, as RGB floats in [0, 1] at its own resolution (no overlay)."""
-        if self.frame is None:
-            return np.zeros((max(1, self.height()), max(1, self.width()), 3), np.float32)
-        return self.frame.image[..., :3].astype(np.float32) / 255.0
 
     def paintEvent(self, _event) -> None:  # noqa: N802 (Qt API)
         p = QPainter(self)

@@ -62,7 +62,7 @@ def test_gl_viewport_matches_the_exact_renderer(panel, qtbot):
     scene = procedural_scene(6000, seed=1)
     cam = _fixed_view(panel, qtbot, scene)
     frame = panel.render_viewport_now()
-    gl = frame.image[..., :3].astype(np.float32) / 255
+    gl = frame.rgb()
     assert gl.shape == (cam.height, cam.width, 3) and frame.scale == 1.0
     exact = render_exact(to_device(scene, torch.device("cpu"), torch.float32), cam).rgb
     assert exact.mean() > 0.1  # something is in view
@@ -138,7 +138,7 @@ def test_visible_text_is_deterministic_and_close_joins_the_render_thread(panel, 
 def test_moving_draws_at_reduced_resolution_and_rest_restores_full(panel, qtbot):
     scene = procedural_scene(6000, seed=1)
     cam = _fixed_view(panel, qtbot, scene)
-    full = panel.render_viewport_now().image[..., :3].astype(np.float32) / 255
+    full = panel.render_viewport_now().rgb()
     shown = []
     panel.worker.rendered.connect(lambda f: shown.append(f.scale))
     panel.moving_box.setCurrentText("1/2")
@@ -146,7 +146,7 @@ def test_moving_draws_at_reduced_resolution_and_rest_restores_full(panel, qtbot)
     qtbot.waitUntil(lambda: 0.5 in shown, timeout=10_000)
     preview = panel.gl.frame
     assert preview.image.shape[:2] == (cam.height // 2, cam.width // 2)
-    half = np.repeat(np.repeat(preview.image[..., :3].astype(np.float32) / 255, 2, 0), 2, 1)
+    half = np.repeat(np.repeat(preview.rgb(), 2, 0), 2, 1)
     # the same picture from a quarter of the pixels (sprites whose centre is off screen are clipped: the border differs)
     assert 24.0 <= psnr(full[8:-8, 8:-8], half[8:-8, 8:-8]) < 100.0
     qtbot.waitUntil(lambda: shown[-1] == 1.0, timeout=10_000)  # the camera stopped: full resolution again
