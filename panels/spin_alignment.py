@@ -15,14 +15,13 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QPushButton, QWidget
 
 from app.jobs import get_device
+from engines.spin_alignment import ENERGIES, FRAMES, MESON_NAMES, PAPER_MAX_DEVIATION
+from engines.spin_alignment.analysis import THIRD
+from engines.spin_alignment.result import COLOURS, MESON_LABEL
+from engines.spin_alignment.result import FRAME_LABEL as FRAME_SHORT
 from panels.base import Panel
 
-MESONS = ("kstar0", "phi", "rho0")
-FRAMES = ("reaction_plane", "production_plane", "helicity")
-MESON_LABEL = {"kstar0": "K*0", "phi": "φ", "rho0": "ρ0"}
 FRAME_LABEL = {"reaction_plane": "reaction plane", "production_plane": "production plane", "helicity": "helicity"}
-COLOURS = {"kstar0": "#1f77b4", "phi": "#2ca02c", "rho0": "#d62728"}
-THIRD = 1.0 / 3.0
 
 
 def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
@@ -54,7 +53,7 @@ class SpinAlignmentPanel(Panel):
         box = QGroupBox("View")
         lay = QFormLayout(box)
         self.meson_box = QComboBox()
-        for m in MESONS:
+        for m in MESON_NAMES:
             self.meson_box.addItem(MESON_LABEL[m], m)
         self.meson_box.setToolTip("Vector meson shown in the cos θ* histogram and the survival map (no re-run)")
         self.frame_box = QComboBox()
@@ -102,15 +101,13 @@ class SpinAlignmentPanel(Panel):
         self.bar_plot = _plot("Δρ00 here (bars, ±1σ) vs the abstract's maxima (★)", "ρ00 − 1/3", "")
         self.bar_items = {}
         for k, f in enumerate(FRAMES[:2]):
+            brushes = [pg.mkBrush(COLOURS[m] + ("88" if k == 0 else "ff")) for m in MESON_NAMES]
             self.bar_items[f] = pg.BarGraphItem(x=np.arange(3) + (k - 0.5) * 0.38, height=np.zeros(3), width=0.36,
-                                                brushes=[pg.mkBrush(COLOURS[m] + ("88" if k == 0 else "ff")) for m in MESONS], pen="#333")
+                                                brushes=brushes, pen="#333")
             self.bar_plot.addItem(self.bar_items[f])
         self.bar_err = pg.ErrorBarItem(x=np.zeros(6), y=np.zeros(6), height=np.zeros(6), pen=pg.mkPen("#000", width=1.5), beam=0.08)
         self.bar_plot.addItem(self.bar_err)
         paper_x, paper_y = [], []
-        from engines.spin_alignment import PAPER_MAX_DEVIATION
-
-        self.paper = PAPER_MAX_DEVIATION
         for i, m in enumerate(("kstar0", "rho0")):
             for k, f in enumerate(FRAMES[:2]):
                 paper_x.append([0, 2][i] + (k - 0.5) * 0.38)
@@ -118,16 +115,14 @@ class SpinAlignmentPanel(Panel):
         self.bar_plot.addItem(pg.ScatterPlotItem(x=paper_x, y=paper_y, symbol="star", size=16, brush="#ffd400", pen=pg.mkPen("#000")))
         self.bar_plot.addLine(y=0, pen=pg.mkPen("#777"))
         ax = self.bar_plot.getAxis("bottom")
-        ax.setTicks([[(i + d, f"{MESON_LABEL[m]} {t}") for i, m in enumerate(MESONS) for d, t in ((-0.19, "RP"), (0.19, "PP"))]])
+        ax.setTicks([[(i + d, f"{MESON_LABEL[m]} {t}") for i, m in enumerate(MESON_NAMES) for d, t in ((-0.19, "RP"), (0.19, "PP"))]])
 
         self.scan_plot = _plot("Δρ00 vs √sNN (energy scan job), ★ abstract's maxima", "ρ00 − 1/3", "√sNN [GeV]")
         self.scan_plot.setLogMode(x=True, y=False)
-        from engines.spin_alignment import ENERGIES
-
         self.scan_plot.getAxis("bottom").setTicks([[(float(np.log10(e)), f"{e:g}") for e in ENERGIES]])
         self.scan_plot.addLegend(offset=(10, 10), labelTextSize="8pt", colCount=2)
         self.scan_curves = {}
-        for m in MESONS:
+        for m in MESON_NAMES:
             dash, solid = pg.QtCore.Qt.PenStyle.DashLine, pg.QtCore.Qt.PenStyle.SolidLine
             for f, sym, style in (("reaction_plane", "o", dash), ("production_plane", "s", solid)):
                 self.scan_curves[(m, f)] = self.scan_plot.plot([], [], pen=pg.mkPen(COLOURS[m], width=2, style=style), symbol=sym,
@@ -170,7 +165,7 @@ class SpinAlignmentPanel(Panel):
         if res is None:
             return
         i, j = self.meson_box.currentIndex(), self.frame_box.currentIndex()
-        meson, frame = MESONS[i], FRAMES[j]
+        meson, frame = MESON_NAMES[i], FRAMES[j]
         nb = res.hist.shape[-1]
         edges = np.linspace(-1, 1, nb + 1)
         centres = 0.5 * (edges[1:] + edges[:-1])
@@ -183,8 +178,7 @@ class SpinAlignmentPanel(Panel):
             self.fit_curve.setData(*res.curve(i, j))
             self.flat_curve.setData(*res.curve(i, j, THIRD))
         rs = "on" if res.config.get("rescattering") else "off"
-        short = {"reaction_plane": "RP", "production_plane": "PP", "helicity": "helicity"}[frame]
-        self.hist_plot.setTitle(f"{MESON_LABEL[meson]} cos θ*, {short} frame: {res.config.get('energy'):g} GeV, "
+        self.hist_plot.setTitle(f"{MESON_LABEL[meson]} cos θ*, {FRAME_SHORT[frame]} frame: {res.config.get('energy'):g} GeV, "
                                 f"{res.config.get('centrality_min'):g}–{res.config.get('centrality_max'):g}%, rescattering {rs}",
                                 color="#222", size="10pt")
         self.hist_text.setText(f"fit ρ00 = {fv:.4f} ± {fe:.4f}\nmoment ρ00 = {mv:.4f} ± {me:.4f}")
@@ -196,9 +190,10 @@ class SpinAlignmentPanel(Panel):
             self.hist_text.setPos(-0.97, top)
         # Δρ00 bars (RP, PP)
         xs, ys, hs = [], [], []
+        est = res.estimate()
         for k, f in enumerate(FRAMES[:2]):
-            d = res.estimate()[:, k, 0] - THIRD
-            err = res.estimate()[:, k, 1]
+            d = est[:, k, 0] - THIRD
+            err = est[:, k, 1]
             self.bar_items[f].setOpts(height=np.nan_to_num(d))
             xs.extend(np.arange(3) + (k - 0.5) * 0.38)
             ys.extend(np.nan_to_num(d))
@@ -220,9 +215,10 @@ class SpinAlignmentPanel(Panel):
 
     def _headline(self, res) -> None:
         parts = []
-        for i, m in enumerate(MESONS):
-            rp, pp = res.estimate()[i, 0], res.estimate()[i, 1]
-            paper = self.paper[m]
+        est = res.estimate()
+        for i, m in enumerate(MESON_NAMES):
+            rp, pp = est[i, 0], est[i, 1]
+            paper = PAPER_MAX_DEVIATION[m]
             ref = (f" <span style='color:#777'>(abstract {paper['reaction_plane']:+.4f} / {paper['production_plane']:+.4f})</span>"
                    if m != "phi" else " <span style='color:#777'>(abstract: unaffected)</span>")
             parts.append(f"<b>{MESON_LABEL[m]}</b> Δρ00 RP {rp[0] - THIRD:+.4f} ± {rp[1]:.4f}, PP {pp[0] - THIRD:+.4f} ± {pp[1]:.4f}{ref}")
@@ -249,7 +245,7 @@ class SpinAlignmentPanel(Panel):
             self.scan_result = res
         e = res.scan_energies
         for (m, f), curve in self.scan_curves.items():
-            v = res.energy_scan[:, MESONS.index(m), FRAMES.index(f), 0] - THIRD
+            v = res.energy_scan[:, MESON_NAMES.index(m), FRAMES.index(f), 0] - THIRD
             ok = np.isfinite(v)
             curve.setData(e[ok], v[ok])
 
@@ -288,7 +284,7 @@ class SpinAlignmentPanel(Panel):
             return
         out = snap.result
         lines = [f"<b>{Path(out['path']).name}</b> ({out['format']}, {out['events']} events)"]
-        for m in MESONS:
+        for m in MESON_NAMES:
             rp, pp = out["rho00"][m]["reaction_plane"], out["rho00"][m]["production_plane"]
             lines.append(f"{MESON_LABEL[m]} (n={rp['n']}): RP {rp['value']:.4f} ± {rp['error']:.4f}, "
                          f"PP {pp['value']:.4f} ± {pp['error']:.4f}")
