@@ -291,8 +291,12 @@ class Panel(QWidget):
         except ValueError as err:
             self.show_error(str(err))
             return None
+        return self.start_stream("main", cfg, self._on_main_snapshot)
+
+    def start_stream(self, slot: str, config, on_snapshot: Callable[[Snapshot], None]) -> Job:
+        """Start the engine's stream on ``config``, on the device chosen now, in ``slot`` (see ``start_job``)."""
         device = get_device()
-        return self.start_job("main", lambda: self.engine.stream(cfg, device=device), self._on_main_snapshot)
+        return self.start_job(slot, lambda: self.engine.stream(config, device=device), on_snapshot)
 
     def start_job(self, slot: str, make_stream: Callable[[], Iterator[Snapshot]], on_snapshot: Callable[[Snapshot], None]) -> Job:
         """Start a job in ``slot``, stopping the one already there; only the newest job's snapshots are drawn."""
@@ -321,11 +325,14 @@ class Panel(QWidget):
 
     def run_blocking(self, config=None) -> None:
         """Run the default (or given) job in this thread and draw its final snapshot: screenshots and tests."""
-        cfg = config if config is not None else self.config()
+        self._on_main_snapshot(self.final_snapshot(config if config is not None else self.config()))
+
+    def final_snapshot(self, config) -> Snapshot:
+        """Run the engine's stream on ``config`` in this thread and return its last snapshot."""
         last = None
-        for snap in self.engine.stream(cfg, device=get_device()):
+        for snap in self.engine.stream(config, device=get_device()):
             last = snap
-        self._on_main_snapshot(last)
+        return last
 
     def busy(self) -> bool:
         return any(j.is_running() for j in self._jobs.values())
