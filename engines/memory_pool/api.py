@@ -108,7 +108,7 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     memory = dict(
         weights_gib=m.weight_bytes / GIB,
         kv_bytes_per_token=m.kv_bytes_per_token,
-        activation_bytes_per_token=m.activation_bytes(1, 0),
+        activation_bytes_per_token=m.activation_bytes_per_token,
         activation_to_kv=m.activation_to_kv,
         gpu_memory_gib=params.gpu.memory_bytes / GIB,
         cap_gib=params.util * params.gpu.memory_bytes / GIB,

@@ -97,15 +97,19 @@ class ModelSpec:
         n_kv = max(1, self.num_key_value_heads // self.tp)
         return 2 * self.num_hidden_layers * n_kv * self.head_dim * self.dtype_bytes
 
+    @property
+    def activation_bytes_per_token(self) -> int:
+        """``b·(h + 3·I/tp)``: the per-token term of ``A(N, S)``."""
+        return self.dtype_bytes * (self.hidden_size + 3 * self.intermediate_size // self.tp)
+
     def activation_bytes(self, n_tokens, n_seqs, workspace_bytes: int = 0):
         """``A(N, S) = N·b·(h + 3·I/tp) + S·V·4·2 + workspace`` (see module docstring)."""
-        per_token = self.dtype_bytes * (self.hidden_size + 3 * self.intermediate_size // self.tp)
-        return np.asarray(n_tokens) * per_token + np.asarray(n_seqs) * self.vocab_size * 8 + workspace_bytes
+        return np.asarray(n_tokens) * self.activation_bytes_per_token + np.asarray(n_seqs) * self.vocab_size * 8 + workspace_bytes
 
     @property
     def activation_to_kv(self) -> float:
         """Activation bytes per prefill token over KV bytes per token: how much a static reserve costs."""
-        return self.dtype_bytes * (self.hidden_size + 3 * self.intermediate_size // self.tp) / self.kv_bytes_per_token
+        return self.activation_bytes_per_token / self.kv_bytes_per_token
 
     # ---- FLOPs ---------------------------------------------------------------------------------
     @property

@@ -143,7 +143,7 @@ class Simulator:
         self.cap = int(self.cap_bytes // C)
         self.w_chunks = int(_ceil_div(m.weight_bytes, C))
         self.o_chunks = int(_ceil_div(p.overhead_bytes, C))
-        self.a_tok = m.dtype_bytes * (m.hidden_size + 3 * m.intermediate_size // m.tp)
+        self.a_tok = m.activation_bytes_per_token
         self.a_seq = m.vocab_size * 8
         if m.weight_bytes + p.overhead_bytes + 2 * C > self.cap_bytes:
             raise ValueError(
