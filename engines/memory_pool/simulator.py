@@ -693,13 +693,17 @@ class Simulator:
         for k, v in self.memory().items():
             R[k].append(v)
         if self.p.n_frames and self.now >= self.next_frame:
-            self.frames.append(self.chunk_map())
-            self.cpu_frames.append(self.cpu_map())
-            self.frame_t.append(self.now)
+            self.add_frame()
             self.next_frame = self.now + self.frame_dt
             if len(self.frames) > 2 * self.p.n_frames:
                 self.frames, self.cpu_frames, self.frame_t = self.frames[::2], self.cpu_frames[::2], self.frame_t[::2]
                 self.frame_dt *= 2
+
+    def add_frame(self) -> None:
+        """Keep the GPU and CPU chunk maps as they are now."""
+        self.frames.append(self.chunk_map())
+        self.cpu_frames.append(self.cpu_map())
+        self.frame_t.append(self.now)
 
     def chunk_map(self) -> np.ndarray:
         """Owner code of every GPU chunk (FREE_C, WEIGHTS_C, ..., KV0 + request % 240)."""
@@ -766,9 +770,7 @@ class Simulator:
                 last_yield = time.monotonic()
                 yield float(np.count_nonzero(self.state >= DONE)) / max(1, n)
         if self.p.n_frames:
-            self.frames.append(self.chunk_map())
-            self.cpu_frames.append(self.cpu_map())
-            self.frame_t.append(self.now)
+            self.add_frame()
 
     def result(self) -> PolicyRun:
         out = self.output
