@@ -141,7 +141,7 @@ def _almond(config: Config) -> np.ndarray:
     return out
 
 
-def _assemble(config: Config, runs: dict, complete: bool, energy_scan=None, centrality_scan=None) -> Result:
+def _assemble(config: Config, runs: dict, complete: bool, almond: np.ndarray, energy_scan=None, centrality_scan=None) -> Result:
     nb, npt, mb = config.n_bins, config.n_pt_bins, config.map_bins
     fit = np.full((3, 3, 2), np.nan)
     mom = np.full((3, 3, 2), np.nan)
@@ -161,7 +161,7 @@ def _assemble(config: Config, runs: dict, complete: bool, energy_scan=None, cent
         ptr[i] = est["diff"]
         smap[i] = est["map"]
         counts[i], generated[i], msurv[i] = est["count"], est["generated"], est["mean_survival"]
-    kw = {"almond": _almond(config)}
+    kw = {"almond": almond}
     if energy_scan is not None:
         kw.update(energy_scan=energy_scan, scan_energies=np.asarray(ENERGIES))
     if centrality_scan is not None:
@@ -181,12 +181,13 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     total = 3 * config.n_resonances + 3 * config.scan_resonances * scan_points
     done = 0.0
     runs: dict[str, MesonRun] = {}
+    almond = _almond(config)  # depends on the config only: once per stream, not per snapshot
     with cpu_threads(config.cpu_threads, dev):
         for meson in MESON_NAMES:
             run = MesonRun(meson, config.n_resonances, config, dev)
             runs[meson] = run
             for frac in run.steps():
-                res = _assemble(config, runs, complete=False)
+                res = _assemble(config, runs, False, almond)
                 yield Snapshot(min((done + frac * run.n) / total, 0.999), f"{meson}: {int(frac * run.n):,} resonances", res)
             done += run.n
         energy_scan = centrality_scan = None
@@ -198,7 +199,7 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
                     run = MesonRun(meson, config.scan_resonances, cfg_e, dev, map_bins=8)
                     for frac in run.steps():
                         yield Snapshot(min((done + frac * run.n) / total, 0.999), f"energy scan {e} GeV: {meson}",
-                                       _assemble(config, runs, False, energy_scan=energy_scan))
+                                       _assemble(config, runs, False, almond, energy_scan=energy_scan))
                     done += run.n
                     energy_scan[k, i] = run.estimates()[config.scan_estimator]
         elif config.scan == "centrality":
@@ -207,10 +208,10 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
                 run = MesonRun(meson, config.scan_resonances, config, dev, centrality=(0.0, 80.0), diff="centrality", map_bins=8)
                 for frac in run.steps():
                     yield Snapshot(min((done + frac * run.n) / total, 0.999), f"centrality scan: {meson}",
-                                   _assemble(config, runs, False, centrality_scan=centrality_scan))
+                                   _assemble(config, runs, False, almond, centrality_scan=centrality_scan))
                 done += run.n
                 centrality_scan[:, i] = np.moveaxis(run.estimates()["diff"], 0, 1)
-    yield Snapshot(1.0, "done", _assemble(config, runs, True, energy_scan, centrality_scan))
+    yield Snapshot(1.0, "done", _assemble(config, runs, True, almond, energy_scan, centrality_scan))
 
 
 def run(config: Config | None = None, device: str = "auto") -> Result:
