@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
-
-import numpy as np
 
 from ..base import Snapshot, consume
 from ..device import resolve
@@ -31,8 +30,6 @@ def make_params(cfg: Config, model: str | None = None, memory_gb: float | None =
     if cfg.pcie_gbps is not None:
         changes["pcie_bytes_per_s"] = cfg.pcie_gbps * 1e9
     if changes:
-        import dataclasses
-
         g = dataclasses.replace(g, **changes)
     return SimParams(
         model=m,
@@ -141,6 +138,11 @@ def run(config: Config | None = None, device: str = "auto") -> Result:
     return consume(stream(config, device))
 
 
+def _ratios_and_stats(res: Result, keys: tuple[str, ...]) -> dict:
+    """A bench entry: elastic-over-static ratios and the chosen stats of every policy."""
+    return dict(ratios=res.ratios(), policies={p: {k: r.stats[k] for k in keys} for p, r in res.runs.items()})
+
+
 def bench(quick: bool = False, device: str = "auto", progress: Callable[[Snapshot], None] | None = None) -> dict:
     """Simulator speed on a 10,000-request chat trace (1,000 quick), per policy side by side; plus the
     long-context acceptance ratios and, when ../shared/data is present, the real Azure trace."""
@@ -167,26 +169,16 @@ def bench(quick: bool = False, device: str = "auto", progress: Callable[[Snapsho
         )
     report["speed"] = dict(requests=n, **speed)
     lc = run(Config(workload="long_context", n_requests=8 if quick else 16, export_snapshot=False))
-    report["long_context"] = dict(
-        ratios=lc.ratios(),
-        policies={
-            p: {k: r.stats[k] for k in ("decode_tokens_per_s", "max_batch", "max_admitted", "ttft_p50_s")} for p, r in lc.runs.items()
-        },
-    )
+    report["long_context"] = _ratios_and_stats(lc, ("decode_tokens_per_s", "max_batch", "max_admitted", "ttft_p50_s"))
     if progress:
         progress(Snapshot(0.8, "long context done"))
     if not quick and traces.azure_trace_path().exists():
         az = run(Config(workload="azure", max_num_seqs=256, export_snapshot=False))
-        report["azure"] = dict(
-            ratios=az.ratios(),
-            policies={
-                p: {k: r.stats[k] for k in ("decode_tokens_per_s", "ttft_p50_s", "ttft_p99_s", "max_batch")} for p, r in az.runs.items()
-            },
-        )
+        report["azure"] = _ratios_and_stats(az, ("decode_tokens_per_s", "ttft_p50_s", "ttft_p99_s", "max_batch"))
     if progress:
         progress(Snapshot(1.0, "done"))
     report["paper"] = {k: PAPER[k] for k in ("decode_throughput_x", "batch_x")}
     report["note"] = (
         "speed: simulated iterations per wall second on this machine; ratios: elastic over static on the same trace and cost model"
     )
-    return {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in report.items()}
+    return report
