@@ -9,7 +9,7 @@ import numpy as np
 
 from ..base import ResultBase, jsonable
 from .config import Config
-from .simulator import CATEGORIES, POLICIES, PolicyRun
+from .simulator import CATEGORIES, PolicyRun
 from .snapshot import save_snapshot
 
 PAPER = {"decode_throughput_x": 2.32, "batch_x": 3.0, "input_tokens": 131072}
@@ -183,8 +183,8 @@ class Result(ResultBase):
         axes = fig.subplots(1, len(shown), sharey=True, squeeze=False)[0]
         colors = ["#555555", "#999999", "#e6a23c", "#f5d9a8", "#409eff", "#b3d8ff", "#eeeeee"]
         for ax, p in zip(axes, shown):
-            r = self.runs[p].rec
-            ax.stackplot(r["t"], *[r[k] / 2**30 for k in CATEGORIES], labels=CATEGORIES, colors=colors, step="post")
+            t, gib = self.memory_series(p)
+            ax.stackplot(t, *gib.values(), labels=CATEGORIES, colors=colors, step="post")
             ax.set_title(p)
             ax.set_xlabel("simulated time [s]")
         axes[0].set_ylabel("GPU memory [GiB]")
@@ -200,11 +200,11 @@ class Result(ResultBase):
 
     def _fig_latency(self, fig) -> None:
         a1, a2 = fig.subplots(1, 2)
-        for p, r in self.runs.items():
-            for ax, x in ((a1, r.ttft_s), (a2, r.tpot_s)):
-                x = np.sort(x[np.isfinite(x)])
+        for p in self.runs:
+            for ax, metric in ((a1, "ttft"), (a2, "tpot")):
+                x, y = self.cdf(p, metric)
                 if len(x):
-                    ax.step(x, np.arange(1, len(x) + 1) / len(x), where="post", label=p)
+                    ax.step(x, y, where="post", label=p)
         a1.axvline(float(np.median(self.ttft_target_s)), color="k", ls="--", label="median TTFT target")
         a2.axvline(self.config.tpot_slo_s, color="k", ls="--", label="TPOT target")
         a1.set_xlabel("TTFT [s]")
@@ -239,7 +239,3 @@ class Result(ResultBase):
             ax.set_xlabel("input [tokens]")
         axes[0].set_ylabel("GPU memory [GB]")
         fig.colorbar(im, ax=list(axes), label="elastic / static-unchunked decode throughput")
-
-
-def policies_in(result: Result) -> tuple[str, ...]:
-    return tuple(p for p in POLICIES if p in result.runs)
