@@ -78,7 +78,7 @@ class ChunkPool:
         self.owner[ids] = owner
         self.tables.setdefault(owner, []).extend(ids.tolist())
         self.maps += n
-        if self.log is not None and n:
+        if self.log is not None:
             self.log.append((self.now, "map", owner, ids))
         return ids
 
@@ -165,7 +165,10 @@ class ChunkPool:
 
 
 class ArenaPool(ChunkPool):
-    """A ChunkPool whose chunks are rows of a real tensor (``n_chunks × chunk_elems``) on a device."""
+    """A ChunkPool whose chunks are rows of a real tensor (``n_chunks × chunk_elems``) on a device.
+
+    ``transfer`` (lending) hands over chunks, not bytes: the borrower must not rely on the lender's contents.
+    """
 
     def __init__(self, n_chunks: int, chunk_elems: int, dtype=None, device="cpu"):
         import torch
@@ -198,10 +201,6 @@ class ArenaPool(ChunkPool):
         old, new = super().move_page(owner, page)
         self.arena[new] = self.arena[old]
         return old, new
-
-    def transfer(self, src: int, dst: int, n: int):
-        """Lending hands over chunks, not bytes: the borrower must not rely on the lender's contents."""
-        return super().transfer(src, dst, n)
 
 
 class PagedKV:
