@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.jobs import get_device
 from engines.manipulator_cbf import CONTROLLERS
+from engines.manipulator_cbf.backends import BACKENDS
 from engines.manipulator_cbf.result import COLORS, LABELS
 from panels.base import Panel
 
@@ -329,13 +330,12 @@ class ManipulatorCbfPanel(Panel):
             self._elbow = r.elbow()
             self._draw_static(r)
             self._draw_timeseries(r)
-            self._draw_backends(r)
             # open on the moment the fixed-gain arm is deepest in the unsafe set: the claim at a glance
             self._set_time(float(r.t[int(np.argmin(r.h[1].min(axis=1)))]))
             self._headline(r)
         if len(r.sweep_ns):
             self._draw_sweep(r)
-        if r.stage == "done":
+        if first or r.stage == "done":
             self._draw_backends(r)
 
     def _draw_static(self, r) -> None:
@@ -398,7 +398,7 @@ class ManipulatorCbfPanel(Panel):
         b = r.backends
         if not b:
             return
-        for row, name in enumerate(("closed_form", "active_set", "daqp", "cvxpy")):
+        for row, name in enumerate(BACKENDS):
             d = b[name]
             vals = [d["median_ms"], d["p99_ms"], d["max_abs_diff_vs_cvxpy"], d["failures"]]
             for col, v in enumerate(vals):
@@ -406,11 +406,12 @@ class ManipulatorCbfPanel(Panel):
                 self.backend_table.setItem(row, col, QTableWidgetItem(text))
         self.backend_table.resizeColumnsToContents()
         speedup = b["speedup_vs_cvxpy"]
+        s = r.summary()
         self.backend_info.setText(f"{b['active_set']['solves']} QPs; active set {speedup['active_set']:.0f}× and closed form "
                                   f"{speedup['closed_form']:.0f}× faster than cvxpy (medians); "
                                   f"{b['infeasible_samples']} infeasible samples. The adaptive episode ran "
-                                  f"{r.summary()['realtime_factor']:.0f}× faster than real time (controller step median "
-                                  f"{1e3 * r.summary()['controllers']['adaptive']['step_ms_median']:.1f} µs).")
+                                  f"{s['realtime_factor']:.0f}× faster than real time (controller step median "
+                                  f"{1e3 * s['controllers']['adaptive']['step_ms_median']:.1f} µs).")
 
     def _headline(self, r) -> None:
         s = r.summary()
