@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engines.memory_pool.simulator import EVENT_KINDS
 from panels.base import Panel
 
 POLICY_COLORS = {"static_unchunked": "#d62728", "static_chunked": "#ff7f0e", "elastic": "#1f77b4"}
@@ -72,6 +73,15 @@ def _lut() -> np.ndarray:
 
 
 LUT = _lut()
+
+
+def _paint_cells(img: pg.ImageItem, vb: pg.ViewBox, codes: np.ndarray, cols: int, min_rows: int) -> None:
+    """Chunk codes row by row, ``cols`` a row (the last row padded with code 7), coloured through LUT."""
+    rows = max(min_rows, -(-len(codes) // cols))
+    pad = np.full(rows * cols, 7, dtype=np.uint8)
+    pad[: len(codes)] = codes
+    img.setImage(LUT[pad.reshape(rows, cols)].transpose(1, 0, 2), autoLevels=False, levels=(0, 255))
+    vb.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
 
 
 class MemoryPoolPanel(Panel):
@@ -408,11 +418,8 @@ class MemoryPoolPanel(Panel):
             w.setYRange(0, top * 1.08 if top else 1, padding=0)
         if "elastic" in res.runs:
             ev = res.runs["elastic"].events
-            kinds = list(EVENT_STYLE)
-            from engines.memory_pool.simulator import EVENT_KINDS
-
             spots = []
-            for name in kinds:
+            for name in EVENT_STYLE:
                 sel = ev["kind"] == EVENT_KINDS.index(name) if len(ev["kind"]) else np.zeros(0, bool)
                 times = np.asarray(ev["t"])[sel]
                 if name == "lend" and len(times) > 200:
@@ -477,27 +484,15 @@ class MemoryPoolPanel(Panel):
         if run is None or not len(run.frames):
             return
         i = int(np.clip(i, 0, len(run.frames) - 1))
-        codes = run.frames[i]
-        rows = -(-len(codes) // MAP_COLUMNS)
-        pad = np.full(rows * MAP_COLUMNS, 7, dtype=np.uint8)
-        pad[: len(codes)] = codes
-        self.map_img.setImage(LUT[pad.reshape(rows, MAP_COLUMNS)].transpose(1, 0, 2), autoLevels=False, levels=(0, 255))
-        self.map_vb.setRange(xRange=(0, MAP_COLUMNS), yRange=(0, rows), padding=0)
+        _paint_cells(self.map_img, self.map_vb, run.frames[i], MAP_COLUMNS, min_rows=0)
         cpu = run.cpu_frames[i] if len(run.cpu_frames) else np.zeros(0, np.uint8)
-        cols = 16
-        crow = max(1, -(-len(cpu) // cols))
-        cp = np.full(crow * cols, 7, dtype=np.uint8)
-        cp[: len(cpu)] = cpu
-        self.cpu_img.setImage(LUT[cp.reshape(crow, cols)].transpose(1, 0, 2), autoLevels=False, levels=(0, 255))
-        self.cpu_vb.setRange(xRange=(0, cols), yRange=(0, crow), padding=0)
+        _paint_cells(self.cpu_img, self.cpu_vb, cpu, 16, min_rows=1)
         t = float(run.frame_t[i])
         for cur in self.mem_cursor.values():
             cur.setValue(t)
         rec_i = int(np.clip(np.searchsorted(run.rec["t"], t), 0, max(0, len(run.rec["t"]) - 1)))
         batch = int(run.rec["batch"][rec_i]) if len(run.rec["t"]) else 0
         t0 = float(run.frame_t[i - 1]) if i else 0.0
-        from engines.memory_pool.simulator import EVENT_KINDS
-
         ev = run.events
         sel = (np.asarray(ev["t"]) > t0) & (np.asarray(ev["t"]) <= t) if len(ev["t"]) else np.zeros(0, bool)
         counts = {}
