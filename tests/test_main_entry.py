@@ -19,18 +19,19 @@ def _env_without_display() -> dict:
     return env
 
 
+def _main(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def test_without_a_display_main_says_how_to_get_one_in_one_line():
-    out = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=_env_without_display(), capture_output=True, text=True, timeout=60)
+    out = _main(env=_env_without_display(), timeout=60)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "xvfb-run" in lines[0] and "--screenshot" in lines[0]
 
 
 def test_unknown_panel_screenshot_is_refused_clearly(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "main.py", "--screenshot", "no_such_panel", "--out", str(tmp_path / "x.png")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
+    out = _main("--screenshot", "no_such_panel", "--out", str(tmp_path / "x.png"))
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("paper-workbench: panel: unknown panel 'no_such_panel' (allowed: ")
 
@@ -38,13 +39,10 @@ def test_unknown_panel_screenshot_is_refused_clearly(tmp_path):
 def test_unwritable_screenshot_path_and_bad_size_are_refused_in_one_line(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    out = subprocess.run(
-        [sys.executable, "main.py", "--screenshot", PANELS[0].id, "--out", str(blocker / "x.png")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
+    out = _main("--screenshot", PANELS[0].id, "--out", str(blocker / "x.png"))
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [f"paper-workbench: [Errno 17] File exists: '{blocker}'"]
-    out = subprocess.run([sys.executable, "main.py", "--size", "10x10"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = _main("--size", "10x10", timeout=60)
     assert out.returncode == 2 and out.stderr.strip().splitlines()[-1] == "main.py: error: argument --size: at least 200x200, got '10x10'"
 
 
