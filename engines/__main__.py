@@ -125,8 +125,9 @@ def cmd_bench(args) -> int:
         raise _Fail(f"bench: engine {args.name!r} has no benchmark")
     out = _prepare(args)
     report = engine.bench(quick=args.quick, device=args.device, progress=ProgressBar(f"bench {args.name}"))
-    (out / "bench.json").write_text(json.dumps(jsonable(report), indent=2) + "\n")
-    print(json.dumps(jsonable(report), indent=2)[:4000])
+    text = json.dumps(jsonable(report), indent=2)
+    (out / "bench.json").write_text(text + "\n")
+    print(text[:4000])
     return 0
 
 
