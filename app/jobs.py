@@ -157,10 +157,9 @@ class JobRunner(QObject):
         self._mine.append(job)
         _alive.append(job)
 
-        def forget():
-            for holder in (self._mine, _alive):
-                if job in holder:
-                    holder.remove(job)
+        def forget():  # once: the thread of a job ends once
+            self._mine.remove(job)
+            _alive.remove(job)
 
         job.thread_finished.connect(forget)
         self.job_started.emit(job)
