@@ -328,21 +328,23 @@ class MemoryPoolPanel(Panel):
         res = snap.result
         if res is None:
             return
-        self.result_view = res
-        self._draw_table(res)
-        self._draw_memory(res)
-        self._draw_series(res)
-        self._draw_latency(res)
-        self._reset_frames()
-        summary = res.summary()
-        self.paper = summary["paper"]
+        if res is not getattr(self, "result_view", None):
+            # the sensitivity map's progress snapshots carry this same Result: its runs are drawn once
+            self.result_view = res
+            self._draw_table(res)
+            self._draw_memory(res)
+            self._draw_series(res)
+            self._draw_latency(res)
+            self._reset_frames()
+            summary = res.summary()
+            self.paper = summary["paper"]
+            self._headline(summary)
         names = [str(m) for m in res.sensitivity["models"]] if res.sensitivity is not None else []
         self.sens_model.blockSignals(True)
         self.sens_model.clear()
         self.sens_model.addItems(names)
         self.sens_model.blockSignals(False)
         self._draw_sensitivity()
-        self._headline(summary)
 
     def _headline(self, s: dict) -> None:
         pol = s["policies"]
