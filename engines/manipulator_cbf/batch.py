@@ -127,17 +127,16 @@ def _simulate_batch(cfg, arm, specs, ref_q, ref_dq, ref_ddq, controllers, x0, k1
         rows = [hocbf_row(t, minv, (b1, b2), dq1, dq2, k1[:, i], k1dot[:, i], k2) for i, t in enumerate(terms)]
         A = torch.stack([torch.stack((r[0], r[1]), 1) for r in rows], 1)
         b = torch.stack([r[2] for r in rows], 1)
-        if nb == 1:  # the common case: one barrier row and the box, solved exactly by its 1-D dual
+        if nb == 1:  # the common case: one barrier row and the box, solved exactly by its 1-D dual (safest torque included)
             x, ok = solve_one_row_box_batched(A[:, 0], b[:, 0], tn, tmax)
             bad = ~ok & ~nominal
-            infeas += bad.long()
         else:
             x, ok = solve_active_set_batched(torch.cat((A, box_A), 1), torch.cat((b, box_b), 1), tn)
             bad = ~ok & ~nominal
-        if nb > 1 and bool(bad.any()):
-            x = x.clone()
-            x[bad] = safest_torque_batched(A[bad], b[bad], tmax)
-            infeas += bad.long()
+            if bool(bad.any()):
+                x = x.clone()
+                x[bad] = safest_torque_batched(A[bad], b[bad], tmax)
+        infeas += bad.long()
         tau = torch.where(nominal[:, None], tn.clamp(-tmax, tmax), x)
         max_tau = torch.maximum(max_tau, tau.abs().amax(1))
         q1, q2, dq1, dq2 = rk4_step(arm, sin, cos, q1, q2, dq1, dq2, tau[:, 0], tau[:, 1], dt)
