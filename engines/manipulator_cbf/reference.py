@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arm import Arm, inverse_kinematics
+from .arm import Arm, inverse_kinematics, jacobian
 
 
 @dataclass
@@ -29,7 +29,7 @@ def reference(cfg, arm: Arm, steps: int | None = None) -> Reference:
     ax, ay = -cfg.ref_rx * w * w * s, -cfg.ref_ry * w * w * c
     q1, q2 = inverse_kinematics(arm, x, y, cfg.elbow_up, np)
     s1, c1, s12, c12 = np.sin(q1), np.cos(q1), np.sin(q1 + q2), np.cos(q1 + q2)
-    j11, j12, j21, j22 = -arm.l1 * s1 - arm.l2 * s12, -arm.l2 * s12, arm.l1 * c1 + arm.l2 * c12, arm.l2 * c12
+    j11, j12, j21, j22 = jacobian(arm, s1, c1, s12, c12)
     det = j11 * j22 - j12 * j21
     dq1, dq2 = (j22 * vx - j12 * vy) / det, (j11 * vy - j21 * vx) / det
     w1 = dq1 + dq2
