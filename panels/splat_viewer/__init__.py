@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs import get_device
 from engines.splatting.camera import Camera, format_pose, intrinsics_for
 from engines.splatting.evaluate import default_camera, load_config_scene, path_cameras, scene_frame
 from engines.splatting.viewer import OrbitControl, ViewSorter, pick_depth
@@ -497,8 +496,7 @@ class SplatViewerPanel(Panel):
         except ValueError as err:
             self.show_error(str(err))
             return
-        device = get_device()
-        self.start_job("view", lambda: self.engine.stream(cfg, device=device), self._on_view_snapshot)
+        self.start_stream("view", cfg, self._on_view_snapshot)
 
     def _on_view_snapshot(self, snap) -> None:
         if snap.result is not None and snap.result.frames_done:
