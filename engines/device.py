@@ -6,6 +6,8 @@ and hand numpy arrays to their snapshots.
 
 from __future__ import annotations
 
+import contextlib
+
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -22,6 +24,22 @@ def resolve(device: str = "auto"):
             raise ValueError(f"device: {device!r} requested but torch sees no CUDA device (allowed: auto, cpu)")
         return torch.device(name)
     raise ValueError(f"device: unknown device {device!r} (allowed: {', '.join(DEVICES)})")
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int, device):
+    """torch's CPU thread count set to ``n`` for the block on a CPU ``device`` (0 = leave it), restored after."""
+    import torch
+
+    if n <= 0 or torch.device(device).type != "cpu":
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def describe(device: str = "auto") -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engines.device import cpu_threads
+
 from .arm import Arm, bias, end_effector, impact, jacobian, jdot_qdot, mass_matrix, rk4_step
 from .barriers import barrier_terms, hocbf_row
 from .qp import safest_torque_batched, solve_active_set_batched, solve_one_row_box_batched
@@ -48,18 +50,10 @@ def simulate_batch(
     ``x0`` (B, 4) and ``k1_0`` (B, nb) are the state and gains at ``start_step`` (before that step's jump);
     ``events`` maps a step to (row indices, Λ (n, 2)); the reference arrays are indexed by absolute step.
     """
-    import torch
 
-    threads = torch.get_num_threads()
-    on_cpu = torch.device(device).type == "cpu"
-    if on_cpu and cfg.mc_threads:
-        torch.set_num_threads(cfg.mc_threads)  # per OS thread with OpenMP; restored below
-    try:
+    with cpu_threads(cfg.mc_threads, device):  # per OS thread with OpenMP
         yield from _simulate_batch(cfg, arm, specs, ref_q, ref_dq, ref_ddq, controllers, x0, k1_0, start_step, n_steps, events, device,
                                    yield_every)
-    finally:
-        if on_cpu and cfg.mc_threads:
-            torch.set_num_threads(threads)
 
 
 def _simulate_batch(cfg, arm, specs, ref_q, ref_dq, ref_ddq, controllers, x0, k1_0, start_step, n_steps, events, device, yield_every):

@@ -12,11 +12,12 @@ import time
 import numpy as np
 
 from engines.base import Snapshot
+from engines.device import cpu_threads
 
 from .analysis import Accumulator
 from .chain import generate_chunk, propagate_chunk
 from .config import MESON_NAMES, Config
-from .pipeline import MesonRun, cpu_threads
+from .pipeline import MesonRun
 from .reference import per_particle
 
 

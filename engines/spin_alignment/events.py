@@ -20,9 +20,7 @@ from .pipeline import _seed
 
 def simulate_events(config: Config, n_per_meson: int, device: str = "cpu") -> ParticleLists:
     """Decays of K*0, φ, ρ0 (``n_per_meson`` resonances each before cuts) as OSCAR2013 Extended particle lists."""
-    from engines.device import resolve
-
-    from .pipeline import cpu_threads
+    from engines.device import cpu_threads, resolve
 
     with cpu_threads(config.cpu_threads, resolve(device)):
         return _simulate_events(config, n_per_meson, device)

@@ -288,10 +288,9 @@ def stream_file(path: str | Path, config=None, device: str = "auto"):
     """Read and analyse an OSCAR file as an engine stream (for the panel's job runner): the last snapshot's result is
     ``{"path", "format", "events", "rho00": {meson: {frame: {value, error, n, fit_value, fit_error}}}}``."""
     from engines.base import Snapshot
-    from engines.device import resolve
+    from engines.device import cpu_threads, resolve
 
     from .config import Config
-    from .pipeline import cpu_threads
 
     config = config or Config()
     yield Snapshot(0.0, f"reading {Path(path).name}")

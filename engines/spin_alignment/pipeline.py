@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import zlib
 from collections.abc import Iterator
 
 import numpy as np
 
 from engines.base import Snapshot, consume
+from engines.device import cpu_threads
 
 from .analysis import Accumulator, correct_resolution, fit_estimate, moment_estimate
 from .chain import generate_chunk, propagate_chunk
@@ -22,21 +22,6 @@ CENTRALITY_EDGES = np.array([0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0
 def _seed(config: Config, *tags) -> int:
     """A seed per (meson, scan point) derived from config.seed, independent of chunking order elsewhere."""
     return (config.seed * 1_000_003 + zlib.crc32(repr(tags).encode())) % (2**63 - 1)
-
-
-@contextlib.contextmanager
-def cpu_threads(n: int, device):
-    import torch
-
-    if n <= 0 or device.type != "cpu":
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 class MesonRun:
