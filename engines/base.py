@@ -54,6 +54,11 @@ def _allowed(meta: dict, kind: type) -> str:
     return f"{kind.__name__} in {left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
 
 
+def shared_data_dir() -> Path:
+    """``../shared/data`` beside the repository: the real data benchmarks use (absent on a user's machine)."""
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
 @functools.cache
 def _type_hints(cls: type) -> dict[str, Any]:
     """A Config class's resolved annotations (resolving them evaluates every string annotation: ~2 ms, once per class)."""

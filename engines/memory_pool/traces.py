@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engines.base import shared_data_dir
+
 
 class TraceError(ValueError):
     """A malformed trace file: the message names the file and line."""
@@ -273,11 +275,6 @@ def load_cached(path: str | Path, fmt: str = "auto") -> Trace:
     except OSError as err:
         raise TraceError(f"{path}: cannot read ({err.strerror})") from None
     return _load_cached(str(path), fmt, st.st_mtime_ns, st.st_size)
-
-
-def shared_data_dir() -> Path:
-    """``../shared/data`` relative to the repository root (absent on a user's machine)."""
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def azure_trace_path() -> Path:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+
+from engines.base import shared_data_dir
 
 from .camera import Camera, look_at
 
@@ -193,11 +194,6 @@ def procedural_cameras(width: int, height: int, fov_deg: float) -> list[Camera]:
 
 
 # ---- garden scene from real geometry -----------------------------------------------------------
-def shared_data_dir() -> Path:
-    """``../shared/data`` relative to the repository root."""
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
 def garden_available() -> bool:
     return (shared_data_dir() / "garden_points.npz").is_file()
 

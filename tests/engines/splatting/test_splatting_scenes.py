@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engines.base import shared_data_dir
 from engines.splatting import Config
 from engines.splatting.camera import Camera, angle_between_deg, format_pose, interpolate_path, look_at, parse_pose
 from engines.splatting.evaluate import path_cameras, scene_frame
-from engines.splatting.scene import SH_C0, garden_available, procedural_scene, shared_data_dir
+from engines.splatting.scene import SH_C0, garden_available, procedural_scene
 
 
 def test_procedural_scene_is_deterministic_and_seeded():
