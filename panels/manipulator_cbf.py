@@ -92,7 +92,7 @@ class ManipulatorCbfPanel(Panel):
         device = get_device()
         self._mc_stale = False
         self.mc_info.setText(f"running {cfg.mc_scenarios} scenarios × 3 controllers on {device}…")
-        return self.start_job("mc", lambda: self.engine.stream(cfg, device=device), self._on_mc_snapshot)
+        return self.start_stream("mc", cfg, self._on_mc_snapshot)
 
     def export(self, out_dir):
         """The base export (views PNG, result JSON/CSV/NPZ/figures) plus the Monte Carlo job's result in ``monte_carlo/``."""

@@ -234,8 +234,7 @@ class SpinAlignmentPanel(Panel):
         except ValueError as err:
             self.show_error(str(err))
             return None
-        device = get_device()
-        return self.start_job("scan", lambda: self.engine.stream(cfg, device=device), self._on_scan_snapshot)
+        return self.start_stream("scan", cfg, self._on_scan_snapshot)
 
     def _on_scan_snapshot(self, snap) -> None:
         res = snap.result
@@ -259,11 +258,7 @@ class SpinAlignmentPanel(Panel):
         """The default job and then the energy scan, both in this thread (screenshots and tests)."""
         self._auto_scan = False
         super().run_blocking(config)
-        cfg = self._scan_config(config if config is not None else self.config())
-        last = None
-        for snap in self.engine.stream(cfg, device=get_device()):
-            last = snap
-        self._on_scan_snapshot(last)
+        self._on_scan_snapshot(self.final_snapshot(self._scan_config(config if config is not None else self.config())))
 
     def export(self, out_dir):
         """The base export (views PNG, result JSON/CSV/NPZ/figures) plus the energy scan in ``energy_scan/``."""
