@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from engines import threads as _threads  # noqa: F401  (the wait policy, before numpy or torch loads)
+
 ENGINES: dict[str, str] = {
     "manipulator_cbf": "Two-link arm kept safe through impulsive state jumps by an adaptive-gain CBF-QP (arXiv:2503.10164)",
     "spin_alignment": "Hadronic rescattering bias on vector-meson spin alignment rho00 (arXiv:2507.00706)",

@@ -4,6 +4,7 @@
     python -m engines describe NAME
     python -m engines run NAME --set k=v ... --out DIR [--device cpu|cuda|auto]
     python -m engines bench NAME [--quick] --out DIR
+    python -m engines record NAME [--out DIR] [--set k=v ...]   # engines that train: remake the recorded run
 
 Progress goes to stderr; bad input exits with code 2 and one line saying what is wrong.
 """
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from engines import ENGINES, load
+from engines import ENGINES, load, threads
 from engines.base import Snapshot, jsonable
 
 
@@ -125,9 +126,27 @@ def cmd_bench(args) -> int:
         raise _Fail(f"bench: engine {args.name!r} has no benchmark")
     out = _prepare(args)
     report = engine.bench(quick=args.quick, device=args.device, progress=ProgressBar(f"bench {args.name}"))
+    report.setdefault("threads", threads.describe())  # every bench says which thread policy it ran under
     text = json.dumps(jsonable(report), indent=2)
     (out / "bench.json").write_text(text + "\n")
     print(text[:4000])
+    return 0
+
+
+def cmd_record(args) -> int:
+    engine = _load(args.name)
+    if not hasattr(engine, "record"):
+        raise _Fail(f"record: engine {args.name!r} ships no recorded run")
+    from engines.recorded import resource_dir
+
+    try:
+        config = engine.Config.from_strings(_parse_sets(args.set or []))
+    except ValueError as err:
+        raise _Fail(str(err)) from None
+    args.out = args.out or str(resource_dir(args.name))
+    out = _prepare(args)
+    record = engine.record(out, config, device=args.device, progress=ProgressBar(f"record {args.name}"))
+    print(json.dumps(jsonable(record), indent=2)[:4000])
     return 0
 
 
@@ -147,9 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="a short run (seconds)")
     p.add_argument("--out", required=True)
     p.add_argument("--device", default="auto")
+    p = sub.add_parser("record", help="remake an engine's recorded run (resources/NAME, with provenance.json)")
+    p.add_argument("name")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="set a Config field (repeatable)")
+    p.add_argument("--out", help="output folder (default: resources/NAME)")
+    p.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     try:
-        return {"list": cmd_list, "describe": cmd_describe, "run": cmd_run, "bench": cmd_bench}[args.cmd](args)
+        commands = {"list": cmd_list, "describe": cmd_describe, "run": cmd_run, "bench": cmd_bench, "record": cmd_record}
+        return commands[args.cmd](args)
     except _Fail as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ treat all engines alike. Nothing here imports Qt, torch or cvxpy.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
@@ -15,7 +16,7 @@ import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 
@@ -183,11 +184,22 @@ def parse_value(text: str, kind: Any, name: str) -> Any:
 
 @dataclass
 class Snapshot(Generic[R]):
-    """One step of an engine's stream: how far (0..1), what it is doing, and the partial result."""
+    """One step of an engine's stream: how far (0..1), what it is doing, and the partial result.
+
+    The result belongs to the receiver once yielded: the engine never writes to it afterwards (it yields a
+    fresh Result, or ``result.frozen()`` of the one it keeps growing). ``changed`` names the parts of the
+    result that are new since the previous snapshot (field or summary names the engine documents); an empty
+    set means "anything may have changed", so a panel that only redraws what changed is always correct.
+    """
 
     progress: float
     message: str
     result: R | None = None
+    changed: frozenset[str] = frozenset()
+
+    def has_changed(self, part: str) -> bool:
+        """Whether ``part`` may differ from the previous snapshot's (always true when the engine names nothing)."""
+        return not self.changed or part in self.changed
 
 
 def consume(snapshots: Iterator[Snapshot[R]], on_snapshot: Callable[[Snapshot[R]], None] | None = None) -> R:
@@ -224,17 +236,98 @@ def jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-class ResultBase:
-    """Mixin for an engine's ``Result`` dataclass.
+@dataclass(frozen=True)
+class Figure:
+    """One number a result reports or a paper claims: its value, unit, what it measures, and its error if known.
 
-    ``summary()`` gives the JSON-safe figures; ``arrays()`` the numpy arrays worth keeping (by default
-    every ndarray field); ``figures()`` maps a file stem to a function drawing on a matplotlib Figure.
-    ``tables()`` maps a file stem to named columns. ``save(dir)`` writes ``result.json``,
-    ``arrays.npz``, one CSV per table and one PNG per figure.
+    ``Figure(0.0064, "", "Δρ00 of K*0, production plane", error=0.0001)``; ``str()`` prints it as a reader would
+    write it (``Δρ00 of K*0, production plane = 0.0064 ± 0.0001``). ``to_dict()`` is the JSON shape every
+    summary uses for its ``headline`` and ``paper`` entries.
     """
 
+    value: float | None
+    unit: str
+    what: str
+    error: float | None = None
+
+    def to_dict(self) -> dict:
+        out = {"value": _finite_or_none(self.value), "unit": self.unit, "what": self.what}
+        if self.error is not None:
+            out["error"] = _finite_or_none(self.error)
+        return out
+
+    def __str__(self) -> str:
+        if self.value is None or (isinstance(self.value, float) and not math.isfinite(self.value)):
+            return f"{self.what} = n/a"
+        text = f"{self.what} = {_num(self.value)}"
+        if self.error is not None and math.isfinite(self.error):
+            text += f" ± {_num(self.error)}"
+        return text + (f" {self.unit}" if self.unit else "")
+
+
+def _finite_or_none(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _num(v: float) -> str:
+    v = float(v)
+    if v == 0 or 1e-3 <= abs(v) < 1e5:
+        return f"{v:.4g}"
+    return f"{v:.3e}"
+
+
+class ResultBase:
+    """Mixin for an engine's ``Result`` dataclass (which has a ``config`` field holding the engine's Config).
+
+    The contract's shape, the same in every engine:
+
+    - ``PAPER``: the paper's own figures (class attribute, name -> :class:`Figure`);
+    - ``headline()``: the figures a user reads first (name -> :class:`Figure`); a headline figure whose name is
+      also in ``PAPER`` is the measured counterpart of the paper's number;
+    - ``details()``: the engine's own JSON-safe figures (``summary()`` merges them in at the top level);
+    - ``summary()`` = ``{"headline": {...}, "paper": {...}, **details()}``, each figure as ``Figure.to_dict()``;
+    - ``arrays()`` the numpy arrays worth keeping (by default every ndarray field), ``tables()`` named columns
+      for CSV, ``figures()`` a file stem -> function drawing on a matplotlib Figure;
+    - ``save(dir)`` writes ``result.json`` (the summary), ``arrays.npz``, one CSV per table, one PNG per figure;
+    - ``frozen()``: a copy that later appends to this result do not reach (what a stream yields);
+    - ``repr()`` prints the headline, as iminuit's results print.
+    """
+
+    PAPER: ClassVar[dict[str, Figure]] = {}
+
+    def headline(self) -> dict[str, Figure]:
+        return {}
+
+    def details(self) -> dict:
+        return {}
+
     def summary(self) -> dict:
-        raise NotImplementedError
+        return {
+            "headline": {k: f.to_dict() for k, f in self.headline().items()},
+            "paper": {k: f.to_dict() for k, f in self.PAPER.items()},
+            **self.details(),
+        }
+
+    def frozen(self):
+        """A shallow copy whose list, dict and ndarray fields are copies, so the engine can keep growing ``self``."""
+        twin = copy.copy(self)
+        if dataclasses.is_dataclass(self):
+            for f in dataclasses.fields(self):
+                v = getattr(self, f.name)
+                if isinstance(v, (list, dict, np.ndarray)):
+                    object.__setattr__(twin, f.name, v.copy())
+        return twin
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__module__.rsplit('.', 1)[0]}.{type(self).__name__}"]
+        for name, fig in self.headline().items():
+            paper = self.PAPER.get(name)
+            tail = f"   (paper: {_num(paper.value)}{' ' + paper.unit if paper.unit else ''})" if paper and paper.value is not None else ""
+            lines.append(f"  {fig}{tail}")
+        return "\n".join(lines)
 
     def arrays(self) -> dict[str, np.ndarray]:
         if not dataclasses.is_dataclass(self):
@@ -264,10 +357,10 @@ class ResultBase:
             import matplotlib
 
             matplotlib.use("Agg")
-            from matplotlib.figure import Figure
+            from matplotlib.figure import Figure as MplFigure
 
             for stem, draw in figures.items():
-                fig = Figure(figsize=(8, 5), dpi=100, layout="constrained")
+                fig = MplFigure(figsize=(8, 5), dpi=100, layout="constrained")
                 draw(fig)
                 fig.savefig(out / f"{stem}.png")
         return out
