@@ -7,7 +7,7 @@ import logging
 import os
 import traceback
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -116,8 +116,8 @@ class MainWindow(QMainWindow):
         self.runner = runner or default_runner()
         self.store = store if store is not None else settings()
         self.docks: dict[str, QDockWidget] = {}
-        self.panels: dict[str, QWidget] = {}
-        self._auto_ran: set[str] = set()
+        self.panels: dict[str, QWidget] = {}  # the panels built so far (a dock builds its panel when first shown)
+        self._failed: set[str] = set()
         self.setDockOptions(QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AllowNestedDocks)
         self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)
         self.log_view = LogView()  # first, so that panel build errors reach it
@@ -145,37 +145,54 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState(LAYOUT_VERSION)
         if restore:
             self.restore_layout()
-        log.info("workbench ready: %d panels, device %s", len(self.panels), self.device_label.text())
+        log.info("workbench ready: %d panels registered, device %s", len(self.docks), self.device_label.text())
 
     # ---- docks ---------------------------------------------------------------------------------
     def _make_dock(self, spec: PanelSpec) -> QDockWidget:
+        """A dock whose panel is built the first time the dock is shown (start-up does not grow with the panels)."""
         dock = QDockWidget(spec.title)
         dock.setObjectName(f"dock_{spec.id}")
         dock.setToolTip(f"{spec.title} — arXiv:{spec.arxiv}\n{spec.summary}")
-        try:
-            panel = spec.factory(runner=self.runner)
-            self.panels[spec.id] = panel
-        except Exception as err:  # a broken panel must not take the window down
-            log.error("panel %s failed to build: %s\n%s", spec.id, err, traceback.format_exc())
-            panel = QLabel(f"{spec.title} could not be built:\n{type(err).__name__}: {err}\n(see the log)")
-            panel.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        dock.setWidget(panel)
-        dock.visibilityChanged.connect(lambda visible, pid=spec.id: visible and self._auto_run(pid))
+        placeholder = QLabel(f"{spec.title}\n(built when first shown)")
+        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        dock.setWidget(placeholder)
+        # queued: the dock becomes visible inside a layout change (a tab click, restoreState); build after it settles
+        dock.visibilityChanged.connect(
+            lambda visible, pid=spec.id: visible and QTimer.singleShot(0, lambda: self._dock_shown(pid)))
         self.docks[spec.id] = dock
         return dock
 
-    def _auto_run(self, panel_id: str) -> None:
-        """The first time a panel is shown, run its default job so it opens on a meaningful picture."""
-        panel = self.panels.get(panel_id)
-        if panel is None or panel_id in self._auto_ran:
-            return
-        self._auto_ran.add(panel_id)
-        panel.run_job()
+    def _dock_shown(self, panel_id: str) -> None:
+        if self.docks[panel_id].isVisible() and not self.docks[panel_id].visibleRegion().isEmpty():
+            self.build_panel(panel_id)
+
+    def build_panel(self, panel_id: str):
+        """The panel of ``panel_id``, built (and its default job started) the first time it is asked for."""
+        if panel_id in self.panels:
+            return self.panels[panel_id]
+        if panel_id in self._failed:
+            return None
+        spec = next(s for s in PANELS if s.id == panel_id)
+        dock = self.docks[panel_id]
+        try:
+            panel = spec.factory(runner=self.runner)
+        except Exception as err:  # a broken panel must not take the window down
+            log.error("panel %s failed to build: %s\n%s", spec.id, err, traceback.format_exc())
+            self._failed.add(panel_id)
+            label = QLabel(f"{spec.title} could not be built:\n{type(err).__name__}: {err}\n(see the log)")
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            dock.setWidget(label)
+            return None
+        self.panels[panel_id] = panel
+        dock.setWidget(panel)
+        log.info("panel built: %s", spec.title)
+        panel.run_job()  # the first time a panel is shown it runs its default job: it opens on a meaningful picture
+        return panel
 
     def current_panel(self):
         for pid, dock in self.docks.items():
-            if not dock.visibleRegion().isEmpty() and pid in self.panels:
-                return self.panels[pid]
+            if not dock.visibleRegion().isEmpty():
+                return self.build_panel(pid)
         return None
 
     # ---- menus ---------------------------------------------------------------------------------
@@ -213,7 +230,7 @@ class MainWindow(QMainWindow):
         if panel is None or not getattr(panel, "file_filter", ""):
             QMessageBox.information(self, "Open", "The current panel opens no files.")
             return
-        path, _ = QFileDialog.getOpenFileName(self, f"Open in {panel.engine_name}", "", panel.file_filter)
+        path, _ = QFileDialog.getOpenFileName(self, f"Open in {panel.title}", "", panel.file_filter)
         if path:
             try:
                 panel.open_file(path)

@@ -96,7 +96,10 @@ class ConfigBase:
                 too_low = lo is not None and (value <= lo if meta.get("lo_open") else value < lo)
                 if too_low or (hi is not None and value > hi):
                     raise ValueError(f"{f.name}: {value!r} is out of range (allowed: {_allowed(meta, base or float)})")
-        self.validate()
+        try:
+            self.validate()
+        except ArithmeticError as err:  # e.g. 1e300 * 1e200 inside a cross-field rule: a refusal, never a crash
+            raise ValueError(f"{type(self).__name__}: values too large to check together ({err}); use smaller magnitudes") from None
 
     def validate(self) -> None:
         """Cross-field checks; raise ``ValueError("field: ...")``."""

@@ -1,23 +1,34 @@
 """The panel base class: controls on the left (generated from the engine's Config), views on the right.
 
-A subclass names its engine, builds its views once in ``build_views`` and draws each snapshot in
-``show_snapshot`` (``setData`` on items made once; never rebuild widgets per update). It holds no
-science: every number it shows comes from the engine's result.
+A subclass declares its views and draws results; everything else is here, once: the form (with a tooltip on
+every control), Run / Stop / Export, progress, errors shown in the panel and the log, the headline banner above
+the views and the "showing" line under it, side jobs whose results are exported with the main one, File → Open
+plumbing, tabs, play/scrub timers. It holds no science: every number it shows comes from the engine's result.
 
-Subclass API::
+A minimal panel::
 
     class MyPanel(Panel):
-        engine_name = "my_engine"        # engines.<name>
-        live = True                      # re-run (debounced) whenever a control changes
-        form_groups = ("Arm", "Barrier") # optional: order of the generated control groups
-        file_filter = "OSCAR (*.oscar *.dat)"  # optional: File > Open goes to open_file(path)
+        panel_id = "my_panel"              # its id in panels.PANELS (title, arXiv id come from there)
+        engine_name = "my_engine"          # engines.<name>: the only engine module it imports
+        form_groups = ("Model", "Method")  # the Config groups the form shows, in this order (None: all of them)
+        live = False                       # True: re-run (debounced) whenever a control changes
+        file_filter = ""                   # "Traces (*.csv)": File > Open calls open_file(path)
 
-        def build_views(self) -> QWidget: ...
-        def show_snapshot(self, snap): ...
-        def open_file(self, path): ...   # optional
+        def build_views(self):             # a QWidget, or [(tab name, QWidget), ...] for tabs (self.tabs)
+            self.curve = pg.PlotWidget().plot()
+            return self.curve.getViewWidget()
 
-Helpers: ``self.config()``, ``self.set_config(cfg)``, ``self.run_job()``, ``self.start_job(...)``,
-``self.add_controls(widget)``, ``self.set_headline(text)``, ``self.show_error(text)``, ``self.result``.
+        def show_snapshot(self, snap):     # each snapshot of the main job; snap.result is also self.shown
+            self.curve.setData(snap.result.x, snap.result.y)
+
+The headline banner shows ``headline_html(result)`` of the final result (default: the result's ``headline()``
+figures beside the paper's, from ``Result.PAPER``); ``set_headline`` overrides it.
+
+Helpers: ``config()`` / ``config_or_error()`` / ``set_config(cfg)``, ``run_job()`` (the main job),
+``run_side(slot, config, on_snapshot)`` (a side job; its final result is ``self.results[slot]`` and Export writes it
+to ``<folder>/<slot>/``), ``add_controls(title, *rows)``, ``set_headline(html)``, ``set_source(text)``,
+``show_error(text)``, :class:`Player` for animations, ``self.result`` (the main job's final result) and
+``self.shown`` (the result on screen, partial or final).
 """
 
 from __future__ import annotations
@@ -42,8 +53,10 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QSlider,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -64,19 +77,25 @@ def _fmt(value) -> str:
 class ConfigForm(QWidget):
     """Controls for a Config class, one per field with ``gui=True``, grouped by the field's ``group``.
 
-    Every control's tooltip is the field's doc, unit and allowed range. ``changed`` fires on edits.
+    ``groups`` names the groups shown, in that order (``None``: every group, in the order the fields declare them);
+    fields of other groups keep the base config's value. Every control's tooltip is the field's doc, unit and
+    allowed range. ``changed`` fires on edits.
     """
 
     changed = Signal()
 
-    def __init__(self, config_cls, groups: tuple[str, ...] = (), parent=None):
+    def __init__(self, config_cls, groups: tuple[str, ...] | None = None, parent=None):
         super().__init__(parent)
         self.config_cls = config_cls
-        self._rows = [r for r in config_cls.describe() if r["gui"]]
+        declared = list(dict.fromkeys(r["group"] or "Settings" for r in config_cls.describe() if r["gui"]))
+        names = declared if groups is None else list(groups)
+        unknown = [g for g in names if g not in declared]
+        if unknown:
+            raise ValueError(f"form_groups: {', '.join(unknown)} not among the Config's groups ({', '.join(declared)})")
+        self._rows = [r for r in config_cls.describe() if r["gui"] and (r["group"] or "Settings") in names]
         self._editors: dict[str, QWidget] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        names = list(groups) + [g for g in dict.fromkeys(r["group"] or "Settings" for r in self._rows) if g not in groups]
         boxes = {}
         for name in names:
             box = QGroupBox(name)
@@ -157,20 +176,92 @@ class ConfigForm(QWidget):
         return self._editors[name]
 
 
-class Panel(QWidget):
-    """One paper's instrument: controls bound to one engine, views fed by its snapshots."""
+class Player(QWidget):
+    """Play / pause and a slider over the frames of an animation; ``frame_changed(int)`` on every move.
 
+    ``set_count(n)`` sets the number of frames (the slider's range), ``set_frame(i)`` moves without a timer tick;
+    while playing, each tick advances by ``step`` frames (fractional steps accumulate), wrapping at the end.
+    """
+
+    frame_changed = Signal(int)
+
+    def __init__(self, what: str, interval_ms: int = 80, parent=None):
+        super().__init__(parent)
+        self.step = 1.0
+        self._pos = 0.0
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.button = QPushButton("▶ Play")
+        self.button.setCheckable(True)
+        self.button.setToolTip(f"Animate {what}; pause to inspect a frame")
+        self.button.toggled.connect(self._on_play)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setToolTip(f"Scrub through {what}")
+        self.slider.valueChanged.connect(self._on_slider)
+        lay.addWidget(self.button)
+        lay.addWidget(self.slider, 1)
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+
+    @property
+    def frame(self) -> int:
+        return self.slider.value()
+
+    @property
+    def count(self) -> int:
+        return self.slider.maximum() + 1
+
+    def set_count(self, n: int) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, n - 1))
+        self.slider.blockSignals(False)
+
+    def set_frame(self, i: int, emit: bool = True) -> None:
+        """Move to frame ``i`` (clamped); ``emit=False`` moves the slider without ``frame_changed``."""
+        i = int(min(max(i, 0), self.slider.maximum()))
+        self.slider.blockSignals(not emit)
+        self.slider.setValue(i)
+        self.slider.blockSignals(False)
+        self._pos = float(i)
+
+    def _on_slider(self, i: int) -> None:
+        self._pos = float(i)
+        self.frame_changed.emit(i)
+
+    def _on_play(self, on: bool) -> None:
+        self.button.setText("❚❚ Pause" if on else "▶ Play")
+        self.timer.start() if on else self.timer.stop()
+
+    def _tick(self) -> None:
+        if self.slider.maximum() <= 0:
+            return
+        pos = self._pos + self.step
+        pos = 0.0 if pos > self.slider.maximum() else pos
+        self.slider.setValue(int(pos))  # emits frame_changed (and resets _pos to the whole frame)
+        self._pos = pos
+
+
+class Panel(QWidget):
+    """One paper's instrument: controls bound to one engine, views fed by its snapshots (see the module docstring)."""
+
+    panel_id: str = ""
     engine_name: str = ""
     live: bool = False
-    form_groups: tuple[str, ...] = ()
+    form_groups: tuple[str, ...] | None = None
     file_filter: str = ""
 
     def __init__(self, runner: JobRunner | None = None, parent=None):
         super().__init__(parent)
         self.engine = engines.load(self.engine_name)
         self.runner = runner or default_runner()
-        self.result = None
+        self.title = self._registered_title()
+        self.results: dict[str, object] = {}  # slot -> the final result of that slot's last finished job
+        self.shown = None  # the main job's result on screen (partial or final)
+        self.source = ""  # what the views show, in one line
         self._jobs: dict[str, Job] = {}
+        self._headline_set = False
         self._base_config = self.default_config()
 
         self.form = ConfigForm(self.engine.Config, self.form_groups)
@@ -181,21 +272,19 @@ class Panel(QWidget):
         self.run_button.setToolTip("Run the engine with these settings (off the GUI thread)")
         self.run_button.clicked.connect(lambda: self.run_job())
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the running job; the last partial result stays on screen")
+        self.stop_button.setToolTip("Stop the running jobs; the last partial result stays on screen")
         self.stop_button.clicked.connect(self.stop_jobs)
         self.stop_button.setEnabled(False)
         self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Write the views as PNG and the result as JSON, CSV and NPZ into a folder")
+        self.export_button.setToolTip("Write the views as PNG and every job's result as JSON, CSV and NPZ into a folder")
         self.export_button.clicked.connect(self.ask_export)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(8)
+        self.progress.setToolTip("Progress of the running job")
         self.message = QLabel("")
         self.message.setWordWrap(True)
-        self.headline = QLabel("")
-        self.headline.setWordWrap(True)
-        self.headline.setTextFormat(Qt.TextFormat.RichText)
         self.error = QLabel("")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #b00020;")
@@ -212,7 +301,6 @@ class Panel(QWidget):
         self._controls_layout.addLayout(buttons)
         self._controls_layout.addWidget(self.progress)
         self._controls_layout.addWidget(self.message)
-        self._controls_layout.addWidget(self.headline)
         self._controls_layout.addWidget(self.error)
         self._controls_layout.addStretch(1)
         scroll = QScrollArea()
@@ -222,7 +310,31 @@ class Panel(QWidget):
         scroll.setMinimumWidth(300)
         scroll.setMaximumWidth(380)
 
-        self.views = self.build_views()
+        # the headline banner and the "showing" line sit above the views, always in sight
+        self.headline = QLabel("")
+        self.headline.setWordWrap(True)
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setStyleSheet("font-size: 10pt; padding: 2px;")
+        self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.source_label = QLabel("")
+        self.source_label.setWordWrap(True)
+        self.source_label.setStyleSheet("color: #555; padding: 0 2px;")
+        self.source_label.setToolTip("What the views show: the engine's default job, your settings, or a file you opened")
+        self.tabs: QTabWidget | None = None
+        built = self.build_views()
+        if isinstance(built, (list, tuple)):
+            self.tabs = QTabWidget()
+            for name, widget in built:
+                self.tabs.addTab(widget, name)
+            self.tabs.currentChanged.connect(lambda i: self.on_tab_shown(self.tabs.tabText(i)))
+            built = self.tabs
+        self.views = QWidget()
+        vl = QVBoxLayout(self.views)
+        vl.setContentsMargins(0, 0, 0, 0)
+        vl.setSpacing(2)
+        vl.addWidget(self.headline)
+        vl.addWidget(self.source_label)
+        vl.addWidget(built, 1)
         self.views.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(scroll)
@@ -237,61 +349,119 @@ class Panel(QWidget):
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(250)
         self._live_timer.timeout.connect(lambda: self.run_job())
+        self.set_source(self.default_source())
 
     # ---- for subclasses -------------------------------------------------------------------------
     def default_config(self):
         """The panel's default job (the engine's defaults unless a subclass chooses otherwise)."""
         return self.engine.Config()
 
-    def build_views(self) -> QWidget:
+    def default_source(self) -> str:
+        """The "showing" line for the model's own job (a panel that opens files says so)."""
+        return "Showing: the engine's default job" + (" · File → Open loads your own file" if self.file_filter else "")
+
+    def build_views(self) -> QWidget | list[tuple[str, QWidget]]:
         raise NotImplementedError
 
     def show_snapshot(self, snap: Snapshot) -> None:
         raise NotImplementedError
 
+    def headline_html(self, result) -> str:
+        """The banner for a final result: its headline figures, each beside the paper's number where there is one."""
+        paper = getattr(result, "PAPER", {})
+        parts = []
+        for name, fig in result.headline().items():
+            ref = paper.get(name)
+            tail = f" <span style='color:#777'>(paper: {_fmt(ref.value)}{' ' + ref.unit if ref.unit else ''})</span>" if ref else ""
+            parts.append(f"{fig}{tail}")
+        return " · ".join(parts)
+
+    def on_tab_shown(self, name: str) -> None:
+        """A tab of the views became current (tabbed views only)."""
+
     def open_file(self, path: str) -> None:
         raise NotImplementedError(f"{type(self).__name__} opens no files")
 
     def export(self, out_dir: str | Path) -> Path:
-        """PNG of the views plus the result's JSON/CSV/NPZ/figures."""
+        """PNG of the views, the main result's JSON/CSV/NPZ/figures, every side job's in ``<slot>/``, config and source."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         self.views.grab().save(str(out / "views.png"))
-        if self.result is not None:
-            self.result.save(out)
+        for slot, result in self.results.items():
+            result.save(out if slot == "main" else out / slot)
         (out / "config.json").write_text(json.dumps(jsonable(self.config().to_dict()), indent=2) + "\n")
+        (out / "source.json").write_text(json.dumps({"panel": self.panel_id, "showing": self.source}, indent=2) + "\n")
         return out
 
     # ---- helpers -------------------------------------------------------------------------------
-    def add_controls(self, widget: QWidget) -> None:
-        """Put an extra control group under the generated form."""
-        self._controls_layout.insertWidget(self._extra_at, widget)
+    @property
+    def result(self):
+        """The main job's final result (None before the first one finished)."""
+        return self.results.get("main")
+
+    def add_controls(self, title: str, *rows) -> QGroupBox:
+        """A control group under the generated form: each row a widget, or a (label, widget) pair."""
+        box = QGroupBox(title)
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for row in rows:
+            if isinstance(row, tuple):
+                label, widget = row
+                lab = QLabel(label)
+                lab.setToolTip(widget.toolTip())
+                form.addRow(lab, widget)
+            else:
+                form.addRow(row)
+        self._controls_layout.insertWidget(self._extra_at, box)
         self._extra_at += 1
+        return box
 
     def config(self):
         return self.form.config(self._base_config)
+
+    def config_or_error(self, config=None):
+        """``config``, else the controls' config; None (and the error shown) when a control holds a bad value."""
+        if config is not None:
+            return config
+        try:
+            return self.config()
+        except ValueError as err:
+            self.show_error(str(err))
+            return None
 
     def set_config(self, config) -> None:
         self._base_config = config
         self.form.set_config(config)
 
     def set_headline(self, html: str) -> None:
+        """Replace the banner above the views (otherwise it shows ``headline_html`` of the main result)."""
+        self._headline_set = True
         self.headline.setText(html)
+
+    def set_source(self, text: str) -> None:
+        """The one line under the banner that says what the views show."""
+        self.source = text
+        self.source_label.setText(text)
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.setVisible(bool(text))
         if text:
-            log.error("%s: %s", self.engine_name, text)
+            log.error("%s: %s", self.title, text)
 
     def run_job(self, config=None) -> Job | None:
         """Run the engine's stream on ``config`` (default: the controls) in the main slot."""
-        try:
-            cfg = config if config is not None else self.config()
-        except ValueError as err:
-            self.show_error(str(err))
+        cfg = self.config_or_error(config)
+        if cfg is None:
             return None
         return self.start_stream("main", cfg, self._on_main_snapshot)
+
+    def run_side(self, slot: str, config, on_snapshot: Callable[[Snapshot], None]) -> Job | None:
+        """A side job (an energy scan, a Monte Carlo): its final result is kept in ``results[slot]`` and exported."""
+        cfg = self.config_or_error(config)
+        if cfg is None:
+            return None
+        return self.start_stream(slot, cfg, lambda snap: self._on_side_snapshot(slot, snap, on_snapshot))
 
     def start_stream(self, slot: str, config, on_snapshot: Callable[[Snapshot], None]) -> Job:
         """Start the engine's stream on ``config``, on the device chosen now, in ``slot`` (see ``start_job``)."""
@@ -304,7 +474,7 @@ class Panel(QWidget):
         if old is not None and old.is_running():
             old.stop()
         self.show_error("")
-        job = self.runner.start(f"{self.engine_name}: {slot}", make_stream)
+        job = self.runner.start(f"{self.title}: {slot}", make_stream)
         self._jobs[slot] = job
 
         def current() -> bool:
@@ -323,9 +493,17 @@ class Panel(QWidget):
             if job.is_running():
                 job.stop()
 
+    def job(self, slot: str = "main") -> Job | None:
+        """The newest job started in ``slot``."""
+        return self._jobs.get(slot)
+
     def run_blocking(self, config=None) -> None:
         """Run the default (or given) job in this thread and draw its final snapshot: screenshots and tests."""
         self._on_main_snapshot(self.final_snapshot(config if config is not None else self.config()))
+
+    def run_side_blocking(self, slot: str, config, on_snapshot: Callable[[Snapshot], None]) -> None:
+        """A side job in this thread (screenshots and tests), kept and drawn as ``run_side`` would."""
+        self._on_side_snapshot(slot, self.final_snapshot(config), on_snapshot)
 
     def final_snapshot(self, config) -> Snapshot:
         """Run the engine's stream on ``config`` in this thread and return its last snapshot."""
@@ -338,10 +516,28 @@ class Panel(QWidget):
         return any(j.is_running() for j in self._jobs.values())
 
     # ---- internals -----------------------------------------------------------------------------
+    def _registered_title(self) -> str:
+        import panels
+
+        try:
+            return panels.spec(self.panel_id).title
+        except ValueError:  # a panel outside the registry (tests): its engine's name
+            return self.panel_id or self.engine_name
+
     def _on_main_snapshot(self, snap: Snapshot) -> None:
-        if snap.progress >= 1.0:
-            self.result = snap.result
+        if snap.result is not None:
+            self.shown = snap.result
+        final = snap.progress >= 1.0 and snap.result is not None
+        if final:
+            self.results["main"] = snap.result
         self.show_snapshot(snap)
+        if final and not self._headline_set:
+            self.headline.setText(self.headline_html(snap.result))
+
+    def _on_side_snapshot(self, slot: str, snap: Snapshot, draw: Callable[[Snapshot], None]) -> None:
+        if snap.progress >= 1.0 and snap.result is not None:
+            self.results[slot] = snap.result
+        draw(snap)
 
     def _on_progress(self, progress: float, message: str) -> None:
         self.progress.setValue(int(1000 * progress) if math.isfinite(progress) else 0)
@@ -358,8 +554,7 @@ class Panel(QWidget):
             self._live_timer.start()
 
     def _update_buttons(self) -> None:
-        running = self.busy()
-        self.stop_button.setEnabled(running)
+        self.stop_button.setEnabled(self.busy())
 
     def ask_export(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to folder")

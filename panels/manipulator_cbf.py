@@ -53,6 +53,7 @@ def _pen(color, width=2.0, style=Qt.PenStyle.SolidLine, alpha=255):
 
 
 class ManipulatorCbfPanel(Panel):
+    panel_id = "manipulator_cbf"
     engine_name = "manipulator_cbf"
     live = True
     form_groups = ("Barrier", "Impulses", "Gains", "Arm", "Reference", "Monte Carlo")

@@ -17,7 +17,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -85,6 +84,7 @@ def _paint_cells(img: pg.ImageItem, vb: pg.ViewBox, codes: np.ndarray, cols: int
 
 
 class MemoryPoolPanel(Panel):
+    panel_id = "memory_pool"
     engine_name = "memory_pool"
     form_groups = ("Workload", "Hardware", "Policies", "SLOs", "Output")
     file_filter = "LLM request traces (*.csv *.jsonl *.json);;All files (*)"
@@ -110,15 +110,8 @@ class MemoryPoolPanel(Panel):
         vl = QVBoxLayout(views)
         vl.setContentsMargins(0, 0, 0, 0)
         vl.setSpacing(2)
-        self.view_headline = QLabel("")
-        self.view_headline.setTextFormat(Qt.TextFormat.RichText)
-        self.view_headline.setWordWrap(True)
-        self.view_headline.setToolTip("Elastic over static on the same trace and cost model, beside the paper's figures for 128K inputs")
-        vl.addWidget(self.view_headline)
         vl.addWidget(tabs, 1)
 
-        trace_box = QGroupBox("Trace file")
-        lay = QHBoxLayout(trace_box)
         self.trace_label = QLabel("generated (File → Open replays a trace)")
         self.trace_label.setWordWrap(True)
         self.trace_label.setToolTip(
@@ -127,14 +120,8 @@ class MemoryPoolPanel(Panel):
         clear = QPushButton("Clear")
         clear.setToolTip("Forget the opened trace file and go back to the generated workload")
         clear.clicked.connect(self._clear_trace)
-        lay.addWidget(self.trace_label, 1)
-        lay.addWidget(clear)
-        self.add_controls(trace_box)
+        self.add_controls("Trace file", self.trace_label, clear)
         return views
-
-    def set_headline(self, html: str) -> None:
-        super().set_headline(html)
-        self.view_headline.setText(html)
 
     def _plot(self, title: str, x: str, y: str) -> pg.PlotWidget:
         w = pg.PlotWidget()

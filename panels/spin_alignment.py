@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QFormLayout, QGridLayout, QGroupBox, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QWidget
 
 from app.jobs import get_device
 from engines.spin_alignment import ENERGIES, FRAMES, MESON_NAMES, PAPER_MAX_DEVIATION
@@ -35,9 +35,10 @@ def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
 
 
 class SpinAlignmentPanel(Panel):
+    panel_id = "spin_alignment"
     engine_name = "spin_alignment"
     live = True
-    form_groups = ("Collision", "Rescattering", "Spin", "Acceptance", "Statistics")
+    form_groups = ("Collision", "Rescattering", "Spin", "Acceptance", "Statistics", "Analysis")
     file_filter = "OSCAR particle lists (*.oscar *.dat *.txt *.f19);;All files (*)"
 
     def default_config(self):
@@ -50,8 +51,6 @@ class SpinAlignmentPanel(Panel):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        box = QGroupBox("View")
-        lay = QFormLayout(box)
         self.meson_box = QComboBox()
         for m in MESON_NAMES:
             self.meson_box.addItem(MESON_LABEL[m], m)
@@ -68,14 +67,10 @@ class SpinAlignmentPanel(Panel):
         self.meson_box.currentIndexChanged.connect(self._redraw)
         self.frame_box.currentIndexChanged.connect(self._redraw)
         self.scan_button.clicked.connect(self.run_scan)
-        lay.addRow("meson", self.meson_box)
-        lay.addRow("frame", self.frame_box)
-        lay.addRow(self.scan_button)
         self.file_label = QLabel("")
         self.file_label.setWordWrap(True)
         self.file_label.setToolTip("ρ00 of the last OSCAR file opened with File > Open (moment estimator, Ψ_RP = 0)")
-        lay.addRow(self.file_label)
-        self.add_controls(box)
+        self.add_controls("View", ("meson", self.meson_box), ("frame", self.frame_box), self.scan_button, self.file_label)
 
     # ---- views --------------------------------------------------------------------------------------
     def build_views(self) -> QWidget:

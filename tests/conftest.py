@@ -12,6 +12,12 @@ import app  # noqa: E402,F401  (leaves a core to the GUI thread: see app/__init_
 
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# property-based tests stay bounded inside `make test`: examples per test, no per-example deadline (shared CPUs)
+settings.register_profile("workbench", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "workbench"))
+
 
 def pytest_addoption(parser):
     parser.addoption("--update-screenshots", action="store_true", help="rewrite tests/screenshots/baselines/*.png")

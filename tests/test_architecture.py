@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import subprocess
@@ -47,6 +48,26 @@ def test_engine_has_the_public_face_of_the_contract(name):
     assert engine.__doc__, f"engines.{name} has no docstring"
 
 
+@pytest.mark.parametrize("name", list(ENGINES))
+def test_engine_package_has_the_contract_shape(name):
+    """The same module names for the same roles in every engine (ARCHITECTURE.md), and the paper's figures as Figures."""
+    from engines.base import Figure, ResultBase
+
+    engine = load(name)
+    folder = ROOT / "engines" / name
+    for module in ("config.py", "result.py", "engine.py"):
+        assert (folder / module).exists(), f"engines/{name}/{module} is missing"
+    assert engine.stream.__module__ == f"engines.{name}.engine" and engine.run.__module__ == f"engines.{name}.engine"
+    assert engine.Config.__module__ == f"engines.{name}.config" and engine.Result.__module__ == f"engines.{name}.result"
+    if hasattr(engine, "bench"):
+        assert engine.bench.__module__ == f"engines.{name}.bench"
+    assert issubclass(engine.Result, ResultBase) and "summary" not in vars(engine.Result), (
+        f"engines.{name}.Result: implement headline() and details(); summary() is the base's one shape")
+    fields = {f.name: f for f in dataclasses.fields(engine.Result)}
+    assert "config" in fields, f"engines.{name}.Result has no config field"
+    assert engine.Result.PAPER and all(isinstance(f, Figure) and f.what for f in engine.Result.PAPER.values())
+
+
 def test_registry_engines_and_papers_agree():
     papers = json.loads((ROOT / "resources" / "papers.json").read_text())
     by_arxiv = {p["arxiv"]: p for p in papers}
@@ -77,3 +98,27 @@ def test_every_panel_module_exists_and_names_its_engine():
         module, cls = s.factory.__qualname__.rsplit(".", 1)
         panel_cls = getattr(importlib.import_module(module), cls)
         assert panel_cls.engine_name == s.engine
+        assert panel_cls.panel_id == s.id, f"{cls}.panel_id must be {s.id!r} (its title and job names come from the registry)"
+
+
+def _engine_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every import of something under ``engines`` in a source file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += [(node.lineno, node.module)] if node.module.split(".")[0] == "engines" else []
+            if node.module == "engines":
+                found += [(node.lineno, f"engines.{a.name}") for a in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "engines"]
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "panels").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_panels_import_only_the_public_face_of_an_engine(path):
+    """``engines``, ``engines.<name>`` and the contract modules (``engines.base``, ``engines.device``), never below."""
+    allowed_top = set(ENGINES) | {"base", "device", "threads"}
+    for line, module in _engine_imports(path):
+        parts = module.split(".")
+        assert len(parts) <= 2 and (len(parts) == 1 or parts[1] in allowed_top), (
+            f"{path.relative_to(ROOT)}:{line} imports {module}: a panel uses only its engine's public face (engines.<name>)")

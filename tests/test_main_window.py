@@ -23,13 +23,35 @@ def _window(qtbot, tmp_path, name="w.ini"):
 def test_one_dock_per_panel_with_stable_names_and_view_actions(qtbot, tmp_path):
     window, _ = _window(qtbot, tmp_path)
     assert [d.objectName() for d in window.docks.values()] == [f"dock_{s.id}" for s in PANELS]
-    assert set(window.panels) == {s.id for s in PANELS}, "every registered panel builds"
+    assert window.panels == {}, "no panel is built before its dock is shown"
     actions = [a.text() for a in window.view_menu.actions()]
     for s in PANELS:
         assert s.title in actions
     assert "Log" in actions and "&Reset Layout" in actions
     tabbed = window.tabifiedDockWidgets(window.docks[PANELS[0].id])
     assert len(tabbed) == len(PANELS) - 1, "panels share one tabbed area so ten fit a 1440x900 screen"
+
+
+def test_a_panel_is_built_when_its_dock_is_first_shown_and_runs_its_default_job_once(qtbot, tmp_path, monkeypatch):
+    from panels.base import Panel
+
+    started = []
+    monkeypatch.setattr(Panel, "run_job", lambda self, config=None: started.append(self.panel_id))
+    window, _ = _window(qtbot, tmp_path)
+    window.show()
+    first, second = PANELS[0].id, PANELS[1].id
+    qtbot.waitUntil(lambda: first in window.panels, timeout=30_000)
+    assert set(window.panels) == {first}, "only the shown dock's panel is built"
+    assert started == [first]
+    assert window.docks[first].widget() is window.panels[first]
+    window.docks[second].raise_()  # clicking its tab
+    qtbot.waitUntil(lambda: second in window.panels, timeout=30_000)
+    window.docks[first].raise_()
+    window.docks[second].raise_()
+    qtbot.wait(100)
+    assert started == [first, second], "showing a dock again neither rebuilds its panel nor reruns its job"
+    assert set(window.panels) == {first, second}
+    window.runner.stop_all()
 
 
 def test_layout_is_restored_on_the_next_start_and_reset_brings_docks_back(qtbot, tmp_path):

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -57,6 +56,7 @@ def _save_rgb(path: Path, rgb: np.ndarray) -> None:
 
 
 class SplatViewerPanel(Panel):
+    panel_id = "splat_viewer"
     engine_name = "splatting"
     form_groups = ("Scene", "Camera", "Method", "RC", "S²", "Renderer")
     file_filter = "Gaussian splats (*.ply *.splat)"
@@ -206,17 +206,13 @@ class SplatViewerPanel(Panel):
         outer.addWidget(plots, 2)
 
         # extra controls: exports
-        box = QGroupBox("Export")
-        bl = QHBoxLayout(box)
         b1 = QPushButton("Frame PNG…")
         b1.setToolTip("Save the viewport's current frame as a PNG")
         b1.clicked.connect(self._ask_export_frame)
         b2 = QPushButton("Path sequence…")
         b2.setToolTip("Render the configured camera path in the viewport and save one PNG per frame into a folder")
         b2.clicked.connect(self._ask_export_sequence)
-        bl.addWidget(b1)
-        bl.addWidget(b2)
-        QTimer.singleShot(0, lambda: self.add_controls(box))
+        QTimer.singleShot(0, lambda: self.add_controls("Export", b1, b2))
 
         # render thread, overlay timer, interaction
         self._moving = False
