@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
+import threading
 import traceback
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -107,6 +109,31 @@ class JobWidget(QWidget):
         job.progress.connect(lambda p, _m: self.bar.setValue(int(1000 * p)))
 
 
+def _device_module():
+    from engines import device
+
+    return device
+
+
+class Background(QObject):
+    """Runs a function in a daemon thread and hands its value (or exception) to the GUI thread as ``done(key, value)``."""
+
+    done = Signal(str, object)
+
+    def run(self, key: str, fn) -> None:
+        def work():
+            try:
+                value = fn()
+            except Exception as err:  # reported by the receiver, never raised into Qt
+                value = err
+            try:
+                self.done.emit(key, value)
+            except RuntimeError:  # the window (and this object) was closed and deleted meanwhile
+                pass
+
+        threading.Thread(target=work, name=f"background {key}", daemon=True).start()
+
+
 class MainWindow(QMainWindow):
     """Docks for every registered panel (tabbed together), a log dock, View/File/Help menus."""
 
@@ -118,6 +145,9 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.panels: dict[str, QWidget] = {}  # the panels built so far (a dock builds its panel when first shown)
         self._failed: set[str] = set()
+        self._loading: set[str] = set()
+        self._background = Background(self)
+        self._background.done.connect(self._background_done)
         self.setDockOptions(QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AllowNestedDocks)
         self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)
         self.log_view = LogView()  # first, so that panel build errors reach it
@@ -145,7 +175,7 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState(LAYOUT_VERSION)
         if restore:
             self.restore_layout()
-        log.info("workbench ready: %d panels registered, device %s", len(self.docks), self.device_label.text())
+        log.info("workbench ready: %d panels registered", len(self.docks))
 
     # ---- docks ---------------------------------------------------------------------------------
     def _make_dock(self, spec: PanelSpec) -> QDockWidget:
@@ -163,8 +193,29 @@ class MainWindow(QMainWindow):
         return dock
 
     def _dock_shown(self, panel_id: str) -> None:
-        if self.docks[panel_id].isVisible() and not self.docks[panel_id].visibleRegion().isEmpty():
+        """Import the panel's module (its engine, torch, pyqtgraph: seconds) off the GUI thread, then build it here."""
+        dock = self.docks[panel_id]
+        if panel_id in self.panels or panel_id in self._loading or not dock.isVisible() or dock.visibleRegion().isEmpty():
+            return
+        spec = next(s for s in PANELS if s.id == panel_id)
+        module = getattr(spec.factory, "module", None)
+        if module is None:
             self.build_panel(panel_id)
+            return
+        self._loading.add(panel_id)
+        placeholder = dock.widget()
+        if isinstance(placeholder, QLabel):
+            placeholder.setText(f"{spec.title}\nloading…")
+        self._background.run(panel_id, lambda: importlib.import_module(module))
+
+    def _background_done(self, key: str, value) -> None:
+        if key == "device":
+            self._show_device_probe(value)
+            return
+        self._loading.discard(key)
+        if isinstance(value, Exception):
+            log.error("panel %s failed to import: %s", key, value)
+        self.build_panel(key)  # an import error surfaces again here, as the panel's build error
 
     def build_panel(self, panel_id: str):
         """The panel of ``panel_id``, built (and its default job started) the first time it is asked for."""
@@ -244,21 +295,30 @@ class MainWindow(QMainWindow):
 
     # ---- status bar ----------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
-        from engines import device
-
         bar = self.statusBar()
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cpu", "cuda"])
         self.device_combo.setToolTip("Compute device for new jobs: auto picks CUDA when torch sees one, else the CPU")
-        if not device.cuda_available():
-            self.device_combo.model().item(2).setEnabled(False)
         self.device_combo.setCurrentText(get_device())
         self.device_combo.currentTextChanged.connect(self.set_device)
-        self.device_label = QLabel(device.describe(get_device()))
+        self.device_label = QLabel("detecting…")
         self.device_label.setToolTip("The device new jobs compute on")
         bar.addPermanentWidget(QLabel("Device:"))
         bar.addPermanentWidget(self.device_combo)
         bar.addPermanentWidget(self.device_label)
+        # asking torch about CUDA imports torch (1–2 s): off the GUI thread, so the window is up at once
+        self._background.run("device", lambda: (_device_module().cuda_available(), _device_module().describe(get_device())))
+
+    def _show_device_probe(self, value) -> None:
+        if isinstance(value, Exception):
+            self.device_label.setText("CPU")
+            log.error("device probe failed: %s", value)
+            return
+        has_cuda, label = value
+        if not has_cuda:
+            self.device_combo.model().item(2).setEnabled(False)
+        self.device_label.setText(label)
+        log.info("compute device: %s", label)
 
     def set_device(self, name: str) -> None:
         from engines import device

@@ -26,6 +26,7 @@ def _lazy(module: str, cls: str) -> Callable[..., object]:
         return getattr(importlib.import_module(module), cls)(*args, **kwargs)
 
     make.__qualname__ = f"{module}.{cls}"
+    make.module = module  # what the shell imports off the GUI thread before it builds the panel
     return make
 
 

@@ -109,3 +109,13 @@ def test_a_running_job_shows_progress_and_stop_in_the_status_bar_until_it_ends(q
         widget.findChild(QPushButton).click()
     qtbot.waitUntil(lambda: job not in [w.job for w in window.statusBar().findChildren(JobWidget)], timeout=2000)
     window.runner.stop_all()
+
+
+def test_a_fresh_process_shows_the_window_before_building_any_panel_and_then_only_the_visible_one(tmp_path):
+    import os
+
+    from app.startup_bench import one_run
+
+    marks = one_run(dict(os.environ, PAPER_WORKBENCH_SETTINGS=str(tmp_path / "s.ini")))
+    assert marks["panels_registered"] == len(PANELS) and marks["panels_built"] == 1
+    assert marks["shown_s"] <= marks["responsive_s"] <= marks["first_panel_s"] <= marks["first_job_started_s"]
