@@ -24,3 +24,10 @@ def load(name: str) -> ModuleType:
     if name not in ENGINES:
         raise ValueError(f"engine: unknown engine {name!r} (allowed: {', '.join(ENGINES)})")
     return importlib.import_module(f"engines.{name}")
+
+
+def sweep(name: str, grid: dict[str, list], **options):
+    """Sweep engine ``name`` over ``grid`` (field -> values): see :mod:`engines.sweeps`; returns the table (a Result)."""
+    from engines.sweeps import sweep as run_sweep
+
+    return run_sweep(name, grid, **options)

@@ -5,6 +5,8 @@
     python -m engines run NAME --set k=v ... --out DIR [--device cpu|cuda|auto]
     python -m engines bench NAME [--quick] --out DIR
     python -m engines record NAME [--out DIR] [--set k=v ...]   # engines that train: remake the recorded run
+    python -m engines sweep NAME --grid field=v1,v2 [--grid ...] [--seeds N] --out DIR [--backend local|ray|serial]
+                                 [--address HOST:PORT] [--workers N] [--set k=v ...]
 
 Progress goes to stderr; bad input exits with code 2 and one line saying what is wrong.
 """
@@ -120,7 +122,42 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from engines import sweeps
+
+    _load(args.name)
+    _prepare(args)
+    try:
+        grid = sweeps.parse_grid_args(args.grid or [])
+        if not grid:
+            raise sweeps.SweepError("--grid: give at least one FIELD=V1,V2,...")
+        snaps = sweeps.stream(args.name, grid, out=args.out, seeds=args.seeds, base=_parse_sets(args.set or []),
+                              backend=args.backend, address=args.address, workers=args.workers, device=args.device)
+        bar = ProgressBar(f"sweep {args.name}")
+        last = None
+        for snap in snaps:  # the grid is validated before the first snapshot, so bad input costs no run
+            bar(snap)
+            last = snap
+    except sweeps.SweepError as err:
+        raise _Fail(str(err)) from None
+    result = last.result
+    failed = [r for r in result.rows if r.get("status") == "failed"]
+    print(json.dumps({"out": args.out, "table": str(Path(args.out) / "table.csv"), **jsonable(result.details()),
+                      "failed": [{"run": r["run"], "error": r.get("error")} for r in failed][:20]}, indent=2))
+    return 0
+
+
 def cmd_bench(args) -> int:
+    if args.name == "sweep":  # the sweep machinery's own bench (serial against Ray)
+        from engines import sweeps
+
+        out = _prepare(args)
+        report = sweeps.bench(quick=args.quick, device=args.device, progress=ProgressBar("bench sweep"))
+        report.setdefault("threads", threads.describe())
+        text = json.dumps(jsonable(report), indent=2)
+        (out / "bench.json").write_text(text + "\n")
+        print(text[:4000])
+        return 0
     engine = _load(args.name)
     if not hasattr(engine, "bench"):
         raise _Fail(f"bench: engine {args.name!r} has no benchmark")
@@ -171,9 +208,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="set a Config field (repeatable)")
     p.add_argument("--out", help="output folder (default: resources/NAME)")
     p.add_argument("--device", default="auto")
+    p = sub.add_parser("sweep", help="run an engine over the cartesian product of Config values; DIR/table.csv")
+    p.add_argument("name")
+    p.add_argument("--grid", action="append", metavar="FIELD=V1,V2,...", help="a swept field and its values (repeatable)")
+    p.add_argument("--seeds", type=int, help="repeat every configuration with seeds seed, seed+1, ..., seed+N-1")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="a fixed Config field for every run (repeatable)")
+    p.add_argument("--out", required=True, help="output folder (runs/<hash>/ per run, table.csv); a rerun resumes it")
+    p.add_argument("--backend", default="local", choices=["local", "ray", "serial"], help="process pool, Ray, or this process")
+    p.add_argument("--address", help="with --backend ray: a running cluster's HOST:PORT (default: start a local one)")
+    p.add_argument("--workers", type=int, help="worker processes (local) or CPUs (a local Ray cluster); default: the cores")
+    p.add_argument("--device", default="cpu", help="device of every run: cpu, cuda or auto")
     args = parser.parse_args(argv)
     try:
-        commands = {"list": cmd_list, "describe": cmd_describe, "run": cmd_run, "bench": cmd_bench, "record": cmd_record}
+        commands = {"list": cmd_list, "describe": cmd_describe, "run": cmd_run, "bench": cmd_bench, "record": cmd_record,
+                    "sweep": cmd_sweep}
         return commands[args.cmd](args)
     except _Fail as err:
         print(f"error: {err}", file=sys.stderr)
