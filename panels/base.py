@@ -251,6 +251,7 @@ class Panel(QWidget):
     live: bool = False
     form_groups: tuple[str, ...] | None = None
     file_filter: str = ""
+    sweep_fields: tuple[str, ...] = ()  # Config fields offered by the Sweep… action (none: no Sweep button)
 
     def __init__(self, runner: JobRunner | None = None, parent=None):
         super().__init__(parent)
@@ -299,6 +300,13 @@ class Panel(QWidget):
         for b in (self.run_button, self.stop_button, self.export_button):
             buttons.addWidget(b)
         self._controls_layout.addLayout(buttons)
+        self.sweep_dialog = None
+        if self.sweep_fields:
+            self.sweep_button = QPushButton("Sweep…")
+            self.sweep_button.setToolTip("Run this engine over several values of one setting (and seeds) on a process pool or "
+                                         "Ray; results are plotted as runs finish, stoppable like any job, and exported")
+            self.sweep_button.clicked.connect(self.open_sweep)
+            self._controls_layout.addWidget(self.sweep_button)
         self._controls_layout.addWidget(self.progress)
         self._controls_layout.addWidget(self.message)
         self._controls_layout.addWidget(self.error)
@@ -514,6 +522,20 @@ class Panel(QWidget):
 
     def busy(self) -> bool:
         return any(j.is_running() for j in self._jobs.values())
+
+    def open_sweep(self):
+        """The Sweep… dialog (non-modal): its job is this panel's ``sweep`` slot, its table exported under ``sweep/``."""
+        from panels.sweep import SweepDialog
+
+        if self.sweep_dialog is None:
+            self.sweep_dialog = SweepDialog(self, self.sweep_fields)
+        self.sweep_dialog.show()
+        self.sweep_dialog.raise_()
+        return self.sweep_dialog
+
+    def sweep_snapshot(self, snap: Snapshot) -> None:
+        """A snapshot of the sweep job: kept as ``results["sweep"]`` when final, drawn in the dialog as it grows."""
+        self._on_side_snapshot("sweep", snap, lambda s: s.result is not None and self.sweep_dialog.show_result(s.result))
 
     # ---- internals -----------------------------------------------------------------------------
     def _registered_title(self) -> str:

@@ -131,3 +131,31 @@ def test_an_export_that_cannot_be_written_is_an_error_in_the_panel(qtbot, build_
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a: str(blocker / "export")))
     panel.ask_export()
     assert panel.error.text().startswith(f"export to {blocker / 'export'}: ") and not panel.error.isHidden()
+
+
+class SweepablePanel(ToyPanel):
+    sweep_fields = ("amplitude", "shape")
+
+
+def test_the_sweep_action_runs_a_stoppable_job_draws_rows_as_they_arrive_and_is_exported(qtbot, build_panel, toy_engine, tmp_path,
+                                                                                        monkeypatch):
+    import panels.sweep
+
+    monkeypatch.setattr(panels.sweep, "sweep_folder", lambda panel_id: tmp_path / "runs")
+    panel = build_panel(SweepablePanel)
+    dialog = panel.open_sweep()
+    assert dialog.values.text() == "0.5,1,2,4,8", "values around the current amplitude (2 m)"
+    dialog.values.setText("1,2,3")
+    dialog.backend.setCurrentText("serial")
+    job = dialog.start()
+    with qtbot.waitSignal(job.finished, timeout=60_000):
+        pass
+    assert dialog.table.rowCount() == 3 and dialog.figure.currentText() == "max"
+    assert [float(dialog.table.item(i, 2).text()) for i in range(3)] == pytest.approx([1, 2, 3], rel=1e-2)
+    out = panel.export(tmp_path / "export")
+    assert (out / "sweep" / "table.csv").read_text().count("\n") == 4
+
+    dialog.values.setText("1,-5")  # refused by the Config before any run starts
+    assert dialog.start() is None and "amplitude" in dialog.info.text()
+    dialog.field_box.setCurrentIndex(1)
+    assert dialog.values.text() == "sine,square"
