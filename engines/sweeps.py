@@ -225,6 +225,16 @@ def run_one(name: str, config_dict: dict, run_dir: str, device: str = "cpu", thr
     return row
 
 
+def _keep_row(run_dir: Path, row: dict) -> None:
+    """The row also on the driver's disk (a remote Ray worker wrote its own copy on its node), so a restart skips it."""
+    if (run_dir / "row.json").exists():
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / "row.json.tmp"
+    tmp.write_text(json.dumps(jsonable(row)) + "\n")
+    tmp.replace(run_dir / "row.json")
+
+
 def _finished_row(run_dir: Path) -> dict | None:
     try:
         row = json.loads((run_dir / "row.json").read_text())
@@ -363,6 +373,7 @@ def stream(name: str, grid: dict[str, list], *, out: str | Path, seeds: int | No
         written = time.monotonic()
         for key, row in _BACKEND[backend](tasks, device, workers, address):
             rows[key] = row
+            _keep_row(out / "runs" / key, row)
             if len(rows) == len(order):
                 break
             if time.monotonic() - written > 5.0:  # the partial table, for whoever looks while it runs (rows are the record)
