@@ -13,6 +13,9 @@ NO_DISPLAY = (
 )
 
 
+MAX_SIZE = (7680, 4320)
+
+
 def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
@@ -24,6 +27,8 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x800, got {text!r}") from None
     if w < 200 or h < 200:
         raise argparse.ArgumentTypeError(f"at least 200x200, got {text!r}")
+    if w > MAX_SIZE[0] or h > MAX_SIZE[1]:  # a 100000x100000 grab is 40 GB of pixels: refused, not attempted
+        raise argparse.ArgumentTypeError(f"at most {MAX_SIZE[0]}x{MAX_SIZE[1]}, got {text!r}")
     return w, h
 
 

@@ -44,6 +44,8 @@ def test_unwritable_screenshot_path_and_bad_size_are_refused_in_one_line(tmp_pat
     assert out.stderr.strip().splitlines() == [f"paper-workbench: [Errno 17] File exists: '{blocker}'"]
     out = _main("--size", "10x10", timeout=60)
     assert out.returncode == 2 and out.stderr.strip().splitlines()[-1] == "main.py: error: argument --size: at least 200x200, got '10x10'"
+    out = _main("--size", "100000x100000", timeout=60)  # 40 GB of pixels: refused before anything is built
+    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].endswith("at most 7680x4320, got '100000x100000'")
 
 
 def test_window_screenshot_shows_the_docks(tmp_path):
