@@ -89,6 +89,8 @@ class ConfigBase:
                     raise ValueError(f"{f.name}: expected {base.__name__}, got {value!r} (allowed: {_allowed(meta, base)})")
                 if base is float and not math.isfinite(value):
                     raise ValueError(f"{f.name}: must be finite, got {value!r} (allowed: {_allowed(meta, base)})")
+                if base is int and not -(2**63) <= value < 2**63:  # numpy, torch and the RNGs take 64-bit integers
+                    raise ValueError(f"{f.name}: {value} does not fit in 64 bits (allowed: {_allowed(meta, base)})")
             if meta.get("choices") and value not in meta["choices"]:
                 raise ValueError(f"{f.name}: {value!r} is not a choice (allowed: {_allowed(meta, base or str)})")
             lo, hi = meta.get("lo"), meta.get("hi")
