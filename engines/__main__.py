@@ -115,6 +115,9 @@ def cmd_run(args) -> int:
     except (ValueError, OSError) as err:  # bad input found while running (a malformed file, say)
         sys.stderr.write("\n")
         raise _Fail(str(err).splitlines()[0] if str(err) else type(err).__name__) from None
+    except MemoryError:
+        sys.stderr.write("\n")
+        raise _Fail(f"{args.name}: the job ran out of memory; lower its size fields (python -m engines describe {args.name})") from None
     if last is None or last.result is None or last.progress != 1.0:
         raise RuntimeError("engine stream ended without a final result")
     out = last.result.save(args.out)
