@@ -146,7 +146,7 @@ def monte_carlo_events(cfg, n_scenarios: int, rng: np.random.Generator):
     counts = rng.poisson(cfg.mc_rate * cfg.mc_duration, n_scenarios)
     total = int(counts.sum())
     scen = np.repeat(np.arange(n_scenarios), counts)
-    steps = np.minimum((rng.uniform(0.0, cfg.mc_duration, total) / cfg.dt).astype(int), int(round(cfg.mc_duration / cfg.dt)) - 1)
+    steps = np.minimum((rng.uniform(0.0, cfg.mc_duration, total) / cfg.dt).astype(int), cfg.mc_steps - 1)
     mag = rng.uniform(cfg.mc_ns_lo, cfg.mc_ns_hi, total)
     ang = np.radians(cfg.impulse_angle_deg + rng.uniform(-cfg.mc_angle_spread_deg, cfg.mc_angle_spread_deg, total))
     return steps, scen, mag * np.cos(ang), mag * np.sin(ang)

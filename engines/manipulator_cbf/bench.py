@@ -19,13 +19,13 @@ from .config import Config
 from .engine import _backend_samples
 from .episode import ADAPTIVE, Episode, drain, impulse_schedule, simulate_episode
 from .qp import CvxpyQP
-from .reference import reference
+from .trajectory import reference_trajectory
 
 
 def _episode(cfg, controller, qp_solver=None, n_steps=None, cpu_time: list | None = None) -> tuple[Episode, float]:
     """Run one episode; returns it and its wall time (and appends its CPU time to ``cpu_time``)."""
     arm, specs = arm_from(cfg), barrier_specs(cfg)
-    ref = reference(cfg, arm)
+    ref = reference_trajectory(cfg, arm)
     events = impulse_schedule(cfg, np.random.default_rng(cfg.seed))
     t0, c0 = time.perf_counter(), time.process_time()
     item = drain(simulate_episode(cfg, arm, specs, ref, controller, events, qp_solver=qp_solver, n_steps=n_steps))
@@ -86,7 +86,7 @@ def bench(quick: bool = False, device: str = "auto", progress=None) -> dict:
     mc = Config(mc_duration=0.5 if quick else 2.0)
     arm, specs = arm_from(mc), barrier_specs(mc)
     n_steps = int(round(mc.mc_duration / mc.dt))
-    ref = reference(mc, arm, steps=n_steps + 1)
+    ref = reference_trajectory(mc, arm, steps=n_steps + 1)
     steps, scen, lx, ly = monte_carlo_events(mc, n_mc, np.random.default_rng(0))
     ev = group_events(np.tile(steps, 3), np.concatenate([scen + c * n_mc for c in range(3)]), np.tile(lx, 3), np.tile(ly, 3))
     x0 = np.tile(np.r_[ref.q[0], ref.dq[0]], (3 * n_mc, 1))

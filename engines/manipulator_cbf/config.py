@@ -15,8 +15,8 @@ BARRIERS = ("floor", "circle", "floor+circle")
 class Config(ConfigBase):
     """A planar two-link arm in a vertical plane (base at the origin, gravity along -y, q1 from the +x axis).
 
-    Defaults are the acceptance scenario: the reference ellipse dips 0.2 m through a floor at y = -1.2 m
-    and a 1.5 N·s downward impact hits the end effector at t = 0.8 s and 3.8 s while h is clearly positive;
+    Defaults are the paper's manipulator scenario as we read it: the reference ellipse dips 0.2 m through a floor at
+    y = -1.2 m and a 1.5 N·s downward impact hits the end effector at t = 0.8 s and 3.8 s while h is clearly positive;
     the adaptive controller stays safe where the fixed-gain HOCBF and the nominal controller do not.
     """
 
@@ -163,4 +163,15 @@ class Config(ConfigBase):
 
     @property
     def steps(self) -> int:
+        """Control steps of an episode, duration / dt."""
         return int(round(self.duration / self.dt))
+
+    @property
+    def sweep_steps(self) -> int:
+        """Steps simulated after the sweep's single impact, sweep_horizon / dt."""
+        return int(round(self.sweep_horizon / self.dt))
+
+    @property
+    def mc_steps(self) -> int:
+        """Steps of each Monte Carlo episode, mc_duration / dt."""
+        return int(round(self.mc_duration / self.dt))

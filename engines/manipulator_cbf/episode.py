@@ -18,7 +18,7 @@ import numpy as np
 from .arm import SCALAR, Arm, bias, end_effector, impact, inverse_2x2, jacobian, jdot_qdot, mass_matrix, rk4_step
 from .barriers import barrier_terms, hocbf_row, jump_gain
 from .qp import box_rows, safest_torque, solve_active_set
-from .reference import Reference
+from .trajectory import Trajectory
 
 NOMINAL, FIXED_GAIN, ADAPTIVE = 0, 1, 2
 
@@ -71,7 +71,7 @@ def simulate_episode(
     cfg,
     arm: Arm,
     specs: list[tuple],
-    ref: Reference,
+    ref: Trajectory,
     controller: int,
     events: list[tuple[int, float, float]],
     jump_map: JumpMap | None = None,

@@ -1,4 +1,5 @@
-"""The nominal task: an end-effector ellipse (dipping through the barrier) mapped to joint space by analytic IK."""
+"""The reference trajectory the nominal controller tracks: an end-effector ellipse (dipping through the barrier)
+mapped to joint space by analytic IK."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .arm import Arm, inverse_kinematics, jacobian
 
 
 @dataclass
-class Reference:
+class Trajectory:
     t: np.ndarray  # (K,)
     p: np.ndarray  # (K, 2) end-effector reference
     q: np.ndarray  # (K, 2)
@@ -18,7 +19,7 @@ class Reference:
     ddq: np.ndarray  # (K, 2)
 
 
-def reference(cfg, arm: Arm, steps: int | None = None) -> Reference:
+def reference_trajectory(cfg, arm: Arm, steps: int | None = None) -> Trajectory:
     """p_ref(t) = (cx + rx sin ωt, cy + ry cos ωt); q̇_ref = J⁻¹ṗ, q̈_ref = J⁻¹(p̈ - J̇q̇) (vectorised)."""
     n = cfg.steps + 1 if steps is None else steps
     t = np.arange(n) * cfg.dt
@@ -36,4 +37,4 @@ def reference(cfg, arm: Arm, steps: int | None = None) -> Reference:
     rx = ax + arm.l1 * c1 * dq1**2 + arm.l2 * c12 * w1**2  # p̈ - J̇q̇
     ry = ay + arm.l1 * s1 * dq1**2 + arm.l2 * s12 * w1**2
     ddq1, ddq2 = (j22 * rx - j12 * ry) / det, (j11 * ry - j21 * rx) / det
-    return Reference(t, np.stack((x, y), 1), np.stack((q1, q2), 1), np.stack((dq1, dq2), 1), np.stack((ddq1, ddq2), 1))
+    return Trajectory(t, np.stack((x, y), 1), np.stack((q1, q2), 1), np.stack((dq1, dq2), 1), np.stack((ddq1, ddq2), 1))
