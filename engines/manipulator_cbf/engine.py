@@ -53,7 +53,9 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     """The three episodes, then (each if enabled) the QP backend check, the impulse sweep and the Monte Carlo.
 
     A result is yielded after each part, frozen (later parts go into a fresh copy); ``Snapshot.changed`` names the
-    part that is new: ``episodes``, ``backends``, ``sweep`` or ``monte_carlo``. The last part's snapshot is the final one.
+    part that is new: ``episodes``, ``backends``, ``sweep`` or ``monte_carlo``. The last part's snapshot is the final
+    one and names nothing (anything may have changed): a receiver that skipped snapshots, as the job runner does
+    when they come fast, or that draws only the final one, redraws everything from it.
     """
     from engines.device import resolve
 
@@ -76,8 +78,9 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
 
     def done(part: str, message: str, result: Result) -> Snapshot[Result]:
         final = part == parts[-1]
-        return Snapshot(1.0 if final else start[PARTS.index(part) + 1], "done" if final else message, result.frozen(),
-                        frozenset({part}))
+        if final:
+            return Snapshot(1.0, "done", result.frozen())
+        return Snapshot(start[PARTS.index(part) + 1], message, result.frozen(), frozenset({part}))
 
     episodes: list[Episode] = []
     walls = np.zeros(3)
