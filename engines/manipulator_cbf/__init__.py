@@ -11,6 +11,8 @@ from .backends import BACKENDS
 from .bench import bench
 from .config import CONTROLLERS, Config
 from .engine import run, run_episode, stream
+from .episode import SimulationDiverged
 from .result import COLORS, LABELS, MILLI, Result
 
-__all__ = ["BACKENDS", "COLORS", "CONTROLLERS", "LABELS", "MILLI", "Config", "Result", "bench", "run", "run_episode", "stream"]
+__all__ = ["BACKENDS", "COLORS", "CONTROLLERS", "LABELS", "MILLI", "Config", "Result", "SimulationDiverged", "bench", "run", "run_episode",
+           "stream"]

@@ -17,6 +17,7 @@ from engines.device import cpu_threads
 
 from .arm import Arm, bias, end_effector, impact, jacobian, jdot_qdot, mass_matrix, rk4_step
 from .barriers import barrier_terms, hocbf_row
+from .episode import SimulationDiverged
 from .qp import safest_torque_batched, solve_active_set_batched, solve_one_row_box_batched
 
 
@@ -137,7 +138,11 @@ def _simulate_batch(cfg, arm, specs, ref_q, ref_dq, ref_ddq, controllers, x0, k1
         k1 = torch.where(adaptive[:, None], k1n + (k1 - k1n) * relax, k1)
         if n % yield_every == yield_every - 1:
             yield (n + 1) / n_steps
-    yield BatchStats(*(v.cpu().numpy() for v in (min_h, viol, infeas, max_tau, h_imp)))
+    stats = BatchStats(*(v.cpu().numpy() for v in (min_h, viol, infeas, max_tau, h_imp)))
+    bad = ~(np.isfinite(stats.min_h) & np.isfinite(stats.max_abs_tau))
+    if bad.any():
+        raise SimulationDiverged(start_step * dt + n_steps * dt, f"the batch ({int(bad.sum())} of {B} rows)")
+    yield stats
 
 
 def monte_carlo_events(cfg, n_scenarios: int, rng: np.random.Generator):

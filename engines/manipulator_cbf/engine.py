@@ -64,12 +64,12 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     rng = np.random.default_rng(cfg.seed)
     arm, specs = arm_from(cfg), barrier_specs(cfg)
     names = barrier_names(specs)
-    sweep_steps = cfg.sweep_steps
+    sweep_steps = cfg.sweep_steps if cfg.sweep_points else 0
     events = impulse_schedule(cfg, rng)
     k_sweep = events[0][0] if events else min(int(round(cfg.impulse_first / cfg.dt)), cfg.steps)
     ref = reference_trajectory(cfg, arm, steps=max(cfg.steps, k_sweep + sweep_steps) + 1)
-    parts = ["episodes"] + (["backends"] if cfg.backend_samples else []) + \
-        (["sweep"] if cfg.sweep_points and k_sweep < len(ref.t) - 1 else []) + (["monte_carlo"] if cfg.mc_scenarios else [])
+    parts = ["episodes"] + (["backends"] if cfg.backend_samples else []) + (["sweep"] if sweep_steps else []) + \
+        (["monte_carlo"] if cfg.mc_scenarios else [])
     # progress weights: episodes, backends, sweep, Monte Carlo (rough relative costs)
     w = np.array([3.0 * cfg.steps, 40.0 * cfg.backend_samples, 3.0 * cfg.sweep_points * sweep_steps,
                   100.0 * cfg.mc_steps * (1 if cfg.mc_scenarios else 0)])

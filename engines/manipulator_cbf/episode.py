@@ -26,6 +26,14 @@ NOMINAL, FIXED_GAIN, ADAPTIVE = 0, 1, 2
 JumpMap = Callable[[float, np.ndarray, np.ndarray], np.ndarray]
 
 
+class SimulationDiverged(ValueError):
+    """The arm's state stopped being finite: the step is too long for the gains (or the model too stiff)."""
+
+    def __init__(self, t: float, where: str = "the simulation"):
+        super().__init__(f"dt: {where} diverged at t = {t:.4g} s (the arm's state is no longer finite); lower dt or the gains "
+                         "kp, kd, k1, k2 (allowed: a step the closed loop stays finite with)")
+
+
 @dataclass
 class Episode:
     """Time series of one controller's run; row k is the state at the start of step k (before its jump)."""
@@ -174,7 +182,12 @@ def simulate_episode(
         ee[k] = px, py
         tau_out[k] = tau1, tau2
         taun_out[k] = tn1, tn2
-        q1, q2, dq1, dq2 = rk4_step(arm, sin, cos, q1, q2, dq1, dq2, tau1, tau2, dt)
+        try:
+            q1, q2, dq1, dq2 = rk4_step(arm, sin, cos, q1, q2, dq1, dq2, tau1, tau2, dt)
+        except ValueError:  # math.sin(±inf): the state left every finite value within the step
+            q1 = math.nan
+        if not math.isfinite(q1 + q2 + dq1 + dq2):
+            raise SimulationDiverged((k + start_step + 1) * dt)
         if adaptive:  # k̇₁ = -λ(k₁ - k₁,nom), integrated exactly over the step
             k1 = [k1n + (g - k1n) * relax for g in k1]
         if k % 500 == 499:
