@@ -88,15 +88,18 @@ def simulate_episode(
     k1_0: list[float] | None = None,
     n_steps: int | None = None,
     qp_solver: Callable | None = None,
+    fallback: Callable | None = None,
 ) -> Iterator[float | Episode]:
     """Yields the fraction done every 500 steps, then the finished :class:`Episode`.
 
     By default the run starts on the reference at step 0 with k₁ = k₁,nom and lasts ``cfg.steps``; the
     impulse sweep starts mid-episode from a recorded state (``start_step``, ``x0``, ``k1_0``, ``n_steps``).
     Event steps and reference rows are absolute step indices. ``qp_solver(rows, τ1, τ2) -> (τ1, τ2, ok)``
-    replaces the active-set enumeration (the benchmark runs the episode on cvxpy this way).
+    replaces the active-set enumeration (the benchmark runs the episode on cvxpy this way); ``fallback(rows, τ_max)
+    -> (τ1, τ2)`` replaces the safest torque of infeasible steps (the benchmark times the torch one this way).
     """
     solve = qp_solver or solve_active_set
+    safest = fallback or safest_torque
     sin, cos = SCALAR
     K, dt, nb = (cfg.steps if n_steps is None else n_steps), cfg.dt, len(specs)
     kp, kd, k1n, k2, tmax = cfg.kp, cfg.kd, cfg.k1, cfg.k2, cfg.tau_max
@@ -176,7 +179,7 @@ def simulate_episode(
         if use_qp:
             tau1, tau2, ok = solve(rows + box, tn1, tn2)
             if not ok:
-                tau1, tau2 = safest_torque(rows, tmax)
+                tau1, tau2 = safest(rows, tmax)
                 infeasible[k] = True
             step_s[k] = clock() - t0
         ee[k] = px, py

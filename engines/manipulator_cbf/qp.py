@@ -22,6 +22,7 @@ the step as infeasible.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -206,13 +207,48 @@ def safest_torque_batched(A, b, tau_max: float):
 
 
 def safest_torque(rows, tau_max: float):
-    """``safest_torque_batched`` for one state (rows ``(a1, a2, b)`` of the barriers only)."""
-    import torch
+    """``safest_torque_batched`` for one state in Python floats (rows ``(a1, a2, b)`` of the barriers only).
 
-    A = torch.tensor([[[r[0], r[1]] for r in rows]], dtype=torch.float64)
-    b = torch.tensor([[r[2] for r in rows]], dtype=torch.float64)
-    x = safest_torque_batched(A, b, tau_max)[0]
-    return float(x[0]), float(x[1])
+    The same candidates in the same order with the same arithmetic and the same tie-break (the first best margin),
+    so it returns the batched version's torque; a few microseconds instead of a torch call's ~0.2-1 ms.
+    """
+    T = tau_max
+    lim = T * (1 + 1e-12)
+    far = 10 * T + 1  # a coordinate outside the box: no such candidate
+    unit = []
+    for a1, a2, b in rows:  # the rows normalised: margins in one unit
+        n = math.sqrt(a1 * a1 + a2 * a2)
+        unit.append((a1 / n, a2 / n, b / n))
+    best, best_margin = None, -math.inf
+
+    def consider(x1, x2):
+        nonlocal best, best_margin
+        if abs(x1) <= lim and abs(x2) <= lim:
+            margin = min(x1 * u1 + x2 * u2 - c for u1, u2, c in unit)
+            if margin > best_margin:
+                best, best_margin = (x1, x2), margin
+
+    for x1, x2 in ((T, T), (T, -T), (-T, T), (-T, -T)):
+        consider(x1, x2)
+    k = len(unit)
+    if k >= 2:  # on a box edge, where two normalised margins are equal (the line uᵀτ = c)
+        pairs = list(itertools.combinations(range(k), 2))
+        for axis, val in ((0, T), (0, -T), (1, T), (1, -T)):
+            for i, j in pairs:
+                u = (unit[i][0] - unit[j][0], unit[i][1] - unit[j][1])
+                c = unit[i][2] - unit[j][2]
+                den = u[1 - axis]
+                free = (c - u[axis] * val) / den if abs(den) > 1e-12 else far
+                consider(val, free) if axis == 0 else consider(free, val)
+    if k >= 3:  # inside the box, where three margins are equal
+        for i, j, m in itertools.combinations(range(k), 3):
+            u1 = (unit[i][0] - unit[j][0], unit[i][1] - unit[j][1])
+            u2 = (unit[j][0] - unit[m][0], unit[j][1] - unit[m][1])
+            c1, c2 = unit[i][2] - unit[j][2], unit[j][2] - unit[m][2]
+            det = u1[0] * u2[1] - u1[1] * u2[0]
+            if abs(det) > 1e-12:
+                consider((c1 * u2[1] - c2 * u1[1]) / det, (u1[0] * c2 - u2[0] * c1) / det)
+    return best
 
 
 def solve_daqp(A: np.ndarray, b: np.ndarray, tau_nom: np.ndarray, tau_max: float | None):

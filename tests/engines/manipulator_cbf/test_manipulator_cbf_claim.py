@@ -109,6 +109,23 @@ def test_batched_active_set_and_fallback_reproduce_the_episodes():
         assert stats.infeasible[c] == ep.infeasible.sum()
 
 
+def test_the_episode_with_the_python_fallback_has_the_torch_fallbacks_torques():
+    """Hard impacts under a low torque limit: many infeasible steps, and the same torques with either fallback."""
+    from engines.manipulator_cbf.arm import arm_from
+    from engines.manipulator_cbf.episode import simulate_episode
+    from engines.manipulator_cbf.reference import safest_torque_torch
+
+    cfg = Config(barrier="floor+circle", obstacle_x=1.5, obstacle_y=-0.75, obstacle_r=0.12, impulse_ns=4.0, tau_max=40.0,
+                 duration=2.5, **FAST)
+    arm, specs = arm_from(cfg), barrier_specs(cfg)
+    ref, events = reference_trajectory(cfg, arm), impulse_schedule(cfg, np.random.default_rng(0))
+    new = drain(simulate_episode(cfg, arm, specs, ref, 2, events))
+    old = drain(simulate_episode(cfg, arm, specs, ref, 2, events, fallback=safest_torque_torch))
+    assert new.infeasible.sum() > 10
+    np.testing.assert_array_equal(new.tau, old.tau)
+    np.testing.assert_array_equal(new.h, old.h)
+
+
 def test_impulse_sweep_shows_the_range_where_only_adaptive_is_safe():
     r = run(Config(mc_scenarios=0, backend_samples=0, sweep_points=5, sweep_ns_max=2.0), device="cpu")
     sw = r.summary()["impulse_sweep"]

@@ -22,6 +22,7 @@ from engines.manipulator_cbf.qp import (
     solve_daqp,
     solve_one_row_box_batched,
 )
+from engines.manipulator_cbf.reference import safest_torque_torch
 
 sin, cos = SCALAR
 CFG = Config(barrier="floor+circle", obstacle_x=1.4, obstacle_y=-0.6, obstacle_r=0.3)
@@ -130,9 +131,25 @@ def test_infeasible_qps_are_reported_and_get_the_safest_torque(feasible_qps):
                      bounds=[(-TMAX, TMAX), (-TMAX, TMAX), (None, None)], method="highs")
         assert lp.status == 0
         x = np.array(safest_torque(rows, TMAX))
+        assert tuple(x) == safest_torque_torch(rows, TMAX)
         margin = ((A[i] @ x - b[i]) / n).min()
         assert margin == pytest.approx(-lp.fun, abs=1e-6 * (1 + abs(lp.fun)))
         assert np.all(np.abs(x) <= TMAX + 1e-9)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 6])
+def test_the_python_safest_torque_returns_the_torch_oracles_torque(k):
+    """The fallback moved from a batch-of-one torch LP to Python floats: the same candidates, order and tie-breaks,
+    so the same torque to the last bit, on random rows (mostly infeasible: b far above what the box reaches)."""
+    rng = np.random.default_rng(k)
+    for _ in range(300):
+        A = rng.normal(size=(k, 2)) * rng.choice([1e-3, 1.0, 1e3], size=(k, 1))
+        if rng.random() < 0.2:
+            A[:, rng.integers(2)] = 0.0  # a row along an axis: ties between corners
+        b = rng.normal(size=k) * rng.choice([1.0, 100.0, 1e5])
+        rows = [(A[j, 0], A[j, 1], b[j]) for j in range(k)]
+        tmax = float(rng.choice([1.0, 40.0, 80.0]))
+        assert safest_torque(rows, tmax) == safest_torque_torch(rows, tmax)
 
 
 def test_safest_torque_of_one_row_is_the_best_box_corner():
