@@ -185,8 +185,11 @@ def simulate_episode(
         ee[k] = px, py
         tau_out[k] = tau1, tau2
         taun_out[k] = tn1, tn2
+        e1, e2 = tau1 - b1, tau2 - b2  # RK4's first stage: q̈ = M⁻¹(τ - Cq̇ - G) with the controller's M and bias
+        det = m11 * m22 - m12 * m12
         try:
-            q1, q2, dq1, dq2 = rk4_step(arm, sin, cos, q1, q2, dq1, dq2, tau1, tau2, dt)
+            q1, q2, dq1, dq2 = rk4_step(arm, sin, cos, q1, q2, dq1, dq2, tau1, tau2, dt,
+                                        accel0=((m22 * e1 - m12 * e2) / det, (m11 * e2 - m12 * e1) / det))
         except ValueError:  # math.sin(±inf): the state left every finite value within the step
             q1 = math.nan
         if not math.isfinite(q1 + q2 + dq1 + dq2):
