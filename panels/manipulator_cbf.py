@@ -77,10 +77,14 @@ class ManipulatorCbfPanel(Panel):
         if cfg.mc_scenarios == 0:
             self.mc_info.setText("Monte Carlo: set mc scenarios > 0")
             return None
+        try:  # the episodes of the side job only need to be as long as the Monte Carlo's
+            side = cfg.replace(sweep_points=0, backend_samples=0, duration=min(cfg.duration, cfg.mc_duration))
+        except ValueError as err:
+            self.show_error(str(err))
+            return None
         self._mc_stale = False
         self.mc_info.setText(f"running {cfg.mc_scenarios} scenarios × 3 controllers…")
-        cfg = cfg.replace(sweep_points=0, backend_samples=0, duration=min(cfg.duration, cfg.mc_duration))
-        return self.run_side("monte_carlo", cfg, self._on_mc_snapshot)
+        return self.run_side("monte_carlo", side, self._on_mc_snapshot)
 
     def on_tab_shown(self, name: str) -> None:
         if name == "Monte Carlo" and self._mc_stale:
