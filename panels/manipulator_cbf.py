@@ -1,14 +1,15 @@
 """Manipulator CBF panel (arXiv:2503.10164): the arm in its plane, the barrier, three controllers side by side.
 
 Tabs: the arm (ghost arms of the three controllers, end-effector trails, impact arrows) beside h, ψ₁, k₁ and τ
-against time with a cursor that scrubs the animation; the impulse-magnitude sweep; the Monte Carlo min-h
-histograms (a second job, started from its tab); the QP backends' agreement and latency. All numbers come
-from the engine's result.
+against time, with a Player that animates the episode and a cursor in the plots that moves with it (drag either);
+the impulse-magnitude sweep; the Monte Carlo min-h histograms (a side job, ``monte_carlo``, started from its tab
+and exported with the main result); the QP backends' agreement and latency. All numbers come from the engine's
+result; the banner is the result's headline and its verdict on the paper's claim.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from html import escape
 
 import numpy as np
 import pyqtgraph as pg
@@ -25,25 +26,16 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.jobs import get_device
-from engines.manipulator_cbf import CONTROLLERS
-from engines.manipulator_cbf.backends import BACKENDS
-from engines.manipulator_cbf.result import COLORS, LABELS
-from panels.base import Panel
+from engines.manipulator_cbf import BACKENDS, COLORS, CONTROLLERS, LABELS, MILLI, Result
+from panels.base import Panel, Player
 
 IMPACT_COLOR = "#ff7f0e"
 BARRIER_COLOR = (140, 86, 75)
-ISSUE_IMPULSE_NS = 1.5  # the issue's acceptance scenario: ~1.5 N·s downward impacts
-
-
-def _milli(unit: str) -> str:
-    """The label of 10³·h (the views show h in thousandths): mm, mrad, 10⁻³ m², or 10⁻³ (m | rad) when units differ."""
-    return {"m": "mm", "rad": "mrad"}.get(unit) or (f"10⁻³ ({unit})" if "|" in unit else f"10⁻³ {unit}")
+PAPER_IMPULSE = Result.PAPER["impulse_ns"]  # the paper's scenario, marked on the sweep
 
 
 def _pen(color, width=2.0, style=Qt.PenStyle.SolidLine, alpha=255):
@@ -63,12 +55,10 @@ class ManipulatorCbfPanel(Panel):
         # 60 backend samples keep the main job to a few seconds on one core
         return self.engine.Config(mc_scenarios=256, sweep_points=9, backend_samples=60)
 
-    # ---- jobs: the main job leaves the Monte Carlo to its own slot ------------------------------------
+    # ---- jobs: the main job leaves the Monte Carlo to its side slot ----------------------------------
     def run_job(self, config=None):
-        try:
-            cfg = config if config is not None else self.config()
-        except ValueError as err:
-            self.show_error(str(err))
+        cfg = self.config_or_error(config)
+        if cfg is None:
             return None
         self._mc_stale = True
         if self.tabs.currentWidget() is self.mc_tab:
@@ -80,56 +70,37 @@ class ManipulatorCbfPanel(Panel):
         super().run_blocking(cfg.replace(mc_scenarios=0))
 
     def run_monte_carlo(self):
-        """Start the batched Monte Carlo (the form's scenario count) in the ``mc`` slot."""
-        try:
-            cfg = self.config()
-        except ValueError as err:
-            self.show_error(str(err))
+        """Start the batched Monte Carlo (the form's scenario count) as the ``monte_carlo`` side job."""
+        cfg = self.config_or_error()
+        if cfg is None:
             return None
         if cfg.mc_scenarios == 0:
             self.mc_info.setText("Monte Carlo: set mc scenarios > 0")
             return None
-        cfg = cfg.replace(sweep_points=0, backend_samples=0, duration=min(cfg.duration, cfg.mc_duration))
-        device = get_device()
+        try:  # the episodes of the side job only need to be as long as the Monte Carlo's
+            side = cfg.replace(sweep_points=0, backend_samples=0, duration=min(cfg.duration, cfg.mc_duration))
+        except ValueError as err:
+            self.show_error(str(err))
+            return None
         self._mc_stale = False
-        self.mc_info.setText(f"running {cfg.mc_scenarios} scenarios × 3 controllers on {device}…")
-        return self.start_stream("mc", cfg, self._on_mc_snapshot)
+        self.mc_info.setText(f"running {cfg.mc_scenarios} scenarios × 3 controllers…")
+        return self.run_side("monte_carlo", side, self._on_mc_snapshot)
 
-    def export(self, out_dir):
-        """The base export (views PNG, result JSON/CSV/NPZ/figures) plus the Monte Carlo job's result in ``monte_carlo/``."""
-        out = super().export(out_dir)
-        if self.mc_result is not None:
-            self.mc_result.save(Path(out) / "monte_carlo")
-        return out
+    def on_tab_shown(self, name: str) -> None:
+        if name == "Monte Carlo" and self._mc_stale:
+            self.run_monte_carlo()
+
+    def headline_html(self, result) -> str:
+        """The base's banner (headline beside the paper's figures) and the result's verdict on the paper's claim."""
+        return f"{super().headline_html(result)}<br>{escape(result.verdict(), quote=False)}"
 
     # ---- views --------------------------------------------------------------------------------------
-    def build_views(self) -> QWidget:
+    def build_views(self):
         pg.setConfigOptions(antialias=True, background="w", foreground="#222")
-        self._result = None
-        self._drawn = None
         self._mc_stale = True
-        self.mc_result = None  # the Monte Carlo job's result (the main job's is self.result)
-        self._index = 0
-        self.claim = QLabel("")
-        self.claim.setTextFormat(Qt.TextFormat.RichText)
-        self.claim.setWordWrap(True)
-        self.claim.setStyleSheet("font-size: 10pt; padding: 2px;")
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self._build_arm_tab(), "Arm and barrier")
-        self.tabs.addTab(self._build_sweep_tab(), "Impulse sweep")
         self.mc_tab = self._build_mc_tab()
-        self.tabs.addTab(self.mc_tab, "Monte Carlo")
-        self.tabs.addTab(self._build_backend_tab(), "QP backends")
-        self.tabs.currentChanged.connect(self._on_tab)
-        self._timer = QTimer(self)
-        self._timer.setInterval(33)
-        self._timer.timeout.connect(self._advance)
-        views = QWidget()
-        lay = QVBoxLayout(views)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.claim)
-        lay.addWidget(self.tabs, 1)
-        return views
+        return [("Arm and barrier", self._build_arm_tab()), ("Impulse sweep", self._build_sweep_tab()), ("Monte Carlo", self.mc_tab),
+                ("QP backends", self._build_backend_tab())]
 
     def _build_arm_tab(self) -> QWidget:
         tab = QWidget()
@@ -142,21 +113,21 @@ class ManipulatorCbfPanel(Panel):
         self.show_box.setToolTip("Which controller's arm to draw: all three overlaid (the adaptive one solid, the others as ghosts) "
                                  "or one at a time")
         self.show_box.currentIndexChanged.connect(lambda _i: self._draw_frame())
-        self.play_button = QPushButton("Play")
-        self.play_button.setToolTip("Animate the episode from the cursor; the cursor in the plots moves with it")
-        self.play_button.setCheckable(True)
-        self.play_button.toggled.connect(self._on_play)
+        self.player = Player("the episode (the cursor in the plots moves with it)", interval_ms=33)
+        self.player.frame_changed.connect(self._on_frame)
         self.speed = QDoubleSpinBox()
         self.speed.setRange(0.05, 4.0)
         self.speed.setSingleStep(0.05)
         self.speed.setValue(0.25)
         self.speed.setSuffix(" × real time")
         self.speed.setToolTip("Playback speed of the animation (simulated seconds per wall second)")
+        self.speed.valueChanged.connect(lambda _v: self._set_player_step())
         self.time_label = QLabel("t = 0.000 s")
-        self.time_label.setMinimumWidth(230)
-        for w in (QLabel("Show:"), self.show_box, self.play_button, QLabel("Speed:"), self.speed, self.time_label):
+        self.time_label.setMinimumWidth(150)
+        for w in (QLabel("Show:"), self.show_box, QLabel("Speed:"), self.speed):
             bar.addWidget(w)
-        bar.addStretch(1)
+        bar.addWidget(self.player, 1)
+        bar.addWidget(self.time_label)
         outer.addLayout(bar)
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -254,10 +225,11 @@ class ManipulatorCbfPanel(Panel):
         self.sweep_curves = {c: self.sweep_plot.plot([], [], pen=_pen(COLORS[c], 2), symbol="o", symbolSize=7, symbolBrush=COLORS[c],
                                                      name=LABELS[c]) for c in CONTROLLERS}
         self.sweep_plot.addItem(pg.InfiniteLine(pos=0.0, angle=0, pen=_pen("#000", 1.2)))
-        self.sweep_issue = pg.InfiniteLine(pos=ISSUE_IMPULSE_NS, angle=90, pen=_pen(IMPACT_COLOR, 1.5, Qt.PenStyle.DashLine),
-                                           label="issue scenario 1.5 N·s", labelOpts=dict(position=0.92, color=IMPACT_COLOR))
-        self.sweep_plot.addItem(self.sweep_issue)
-        self.sweep_current = pg.InfiniteLine(pos=ISSUE_IMPULSE_NS, angle=90, pen=_pen("#2ca02c", 1.5),
+        self.sweep_paper = pg.InfiniteLine(pos=PAPER_IMPULSE.value, angle=90, pen=_pen(IMPACT_COLOR, 1.5, Qt.PenStyle.DashLine),
+                                           label=f"paper's scenario {PAPER_IMPULSE.value:g} {PAPER_IMPULSE.unit}",
+                                           labelOpts=dict(position=0.92, color=IMPACT_COLOR))
+        self.sweep_plot.addItem(self.sweep_paper)
+        self.sweep_current = pg.InfiniteLine(pos=PAPER_IMPULSE.value, angle=90, pen=_pen("#2ca02c", 1.5),
                                              label="this run", labelOpts=dict(position=0.82, color="#2ca02c"))
         self.sweep_plot.addItem(self.sweep_current)
         self.sweep_info = QLabel("")
@@ -321,22 +293,16 @@ class ManipulatorCbfPanel(Panel):
         r = snap.result
         if r is None:
             return
-        key = (id(r), r.stage, len(r.sweep_ns))
-        if key == self._drawn:
-            return
-        first = self._result is not r
-        self._result = r
-        self._drawn = key
-        if first:
-            self._elbow = r.elbow()
+        if snap.has_changed("episodes"):  # a new run: everything, and the parts it does not have are cleared
             self._draw_static(r)
             self._draw_timeseries(r)
+            self.player.set_count(len(r.t))
+            self._set_player_step()
             # open on the moment the fixed-gain arm is deepest in the unsafe set: the claim at a glance
-            self._set_time(float(r.t[int(np.argmin(r.h[1].min(axis=1)))]))
-            self._headline(r)
-        if len(r.sweep_ns):
+            self._show_frame(int(round(r.deepest_t("fixed_gain") / r.config.dt)))
+        if snap.has_changed("episodes") or snap.has_changed("sweep"):
             self._draw_sweep(r)
-        if first or r.stage == "done":
+        if snap.has_changed("episodes") or snap.has_changed("backends"):
             self._draw_backends(r)
 
     def _draw_static(self, r) -> None:
@@ -353,7 +319,7 @@ class ManipulatorCbfPanel(Panel):
             for i, c in enumerate(CONTROLLERS):
                 sc[("trail", c)].setData(r.ee[i, :, 0], r.ee[i, :, 1])
                 sc[("impact", c)].setData(r.ee[i, steps, 0], r.ee[i, steps, 1])
-        self.ts_plots[0].setLabel("left", f"min h [{_milli(r.min_h_unit())}]")
+        self.ts_plots[0].setLabel("left", f"min h [{r.min_h_milli_unit()}]")
         self.ts_plots[1].setLabel("left", f"ψ₁ [{r.h_units[0]}/s]")
         self.tau_limits[0].setValue(cfg.tau_max)
         self.tau_limits[1].setValue(-cfg.tau_max)
@@ -363,8 +329,9 @@ class ManipulatorCbfPanel(Panel):
 
     def _draw_timeseries(self, r) -> None:
         K = len(r.t) - 1
+        hmin = MILLI * r.min_h_series()
         for i, c in enumerate(CONTROLLERS):
-            self.ts_curves[("h", c)].setData(r.t, 1e3 * r.h[i].min(axis=1))
+            self.ts_curves[("h", c)].setData(r.t, hmin[i])
             self.ts_curves[("psi1", c)].setData(r.t, r.psi1[i, :, 0])
             self.ts_curves[("gain", c)].setData(r.t, r.gain[i, :, 0])
             self.ts_curves[("tau", c)].setData(r.t[:K], r.tau[i, :, 0])
@@ -377,16 +344,18 @@ class ManipulatorCbfPanel(Panel):
                 line = pg.InfiniteLine(pos=float(ti), angle=90, pen=_pen(IMPACT_COLOR, 1.2, Qt.PenStyle.DotLine))
                 plot.addItem(line)
                 self.impact_lines.append((plot, line))
-        hmin = r.h.min(axis=2)
-        self.ts_plots[0].setYRange(1e3 * min(-0.05, 1.15 * float(hmin.min())), 1e3 * (0.3 * float(hmin.max()) + 0.01), padding=0)
+        self.ts_plots[0].setYRange(min(-0.05 * MILLI, 1.15 * float(hmin.min())), 0.3 * float(hmin.max()) + 0.01 * MILLI, padding=0)
         self.ts_plots[1].setYRange(float(np.percentile(r.psi1[..., 0], 0.5)), float(np.percentile(r.psi1[..., 0], 99.5)), padding=0.05)
         self.ts_plots[0].setXRange(0.0, float(r.t[-1]), padding=0)
 
     def _draw_sweep(self, r) -> None:
         for i, c in enumerate(CONTROLLERS):
-            self.sweep_curves[c].setData(r.sweep_ns, 1e3 * r.sweep_min_h[i])
-        self.sweep_plot.setLabel("left", f"min h after the impact [{_milli(r.min_h_unit())}]")
+            self.sweep_curves[c].setData(r.sweep_ns, MILLI * r.sweep_min_h[i])
+        self.sweep_plot.setLabel("left", f"min h after the impact [{r.min_h_milli_unit()}]")
         self.sweep_current.setValue(r.config.impulse_ns)
+        if len(r.sweep_ns) == 0:
+            self.sweep_info.setText("No impulse sweep in this run (sweep points = 0).")
+            return
         sw = r.sweep_summary()
 
         def fmt(v):
@@ -398,6 +367,8 @@ class ManipulatorCbfPanel(Panel):
     def _draw_backends(self, r) -> None:
         b = r.backends
         if not b:
+            self.backend_table.clearContents()
+            self.backend_info.setText("No QP backend check in this run (backend samples = 0).")
             return
         for row, name in enumerate(BACKENDS):
             d = b[name]
@@ -414,59 +385,48 @@ class ManipulatorCbfPanel(Panel):
                                   f"{s['realtime_factor']:.0f}× faster than real time (controller step median "
                                   f"{1e3 * s['controllers']['adaptive']['step_ms_median']:.1f} µs).")
 
-    def _headline(self, r) -> None:
-        s = r.summary()
-        c = s["controllers"]
-        milli, unit = 1e3, _milli(r.min_h_unit())
-        verdict = "holds" if s["claim_holds"] else "does <b>not</b> hold"
-        col = {k: COLORS[k] for k in CONTROLLERS}
-        self.claim.setText(
-            f"<span style='color:{col['adaptive']}'><b>adaptive-gain CBF</b></span> "
-            f"min h = <b>{c['adaptive']['min_h'] * milli:+.2f} {unit}</b> "
-            f"({c['adaptive']['violations']} unsafe steps) · <span style='color:{col['fixed_gain']}'><b>fixed-gain HOCBF</b></span> "
-            f"{c['fixed_gain']['min_h'] * milli:+.1f} {unit} ({c['fixed_gain']['violations']}) · "
-            f"<span style='color:{col['nominal']}'><b>nominal</b></span> {c['nominal']['min_h'] * milli:+.0f} {unit} "
-            f"({c['nominal']['violations']}) — paper's claim {verdict} for {len(r.impulse_t)} impacts of {r.config.impulse_ns:g} N·s")
-        self.set_headline(
-            f"<b>Adaptive CBF</b>: min h = <b>{c['adaptive']['min_h'] * milli:+.2f} {unit}</b>, {c['adaptive']['violations']} unsafe steps"
-            f"<br><b>Fixed-gain HOCBF</b>: min h = {c['fixed_gain']['min_h'] * milli:+.1f} {unit}, "
-            f"{c['fixed_gain']['violations']} unsafe steps"
-            f"<br><b>Nominal</b>: min h = {c['nominal']['min_h'] * milli:+.0f} {unit}"
-            f"<br>Paper's claim (adaptive safe through the impacts where the fixed gain fails): {verdict}."
-            f"<br>{len(r.impulse_t)} impacts of {r.config.impulse_ns:g} N·s (issue: ~1.5 N·s), deterministic RK4 at "
-            f"dt = {r.config.dt * 1e3:g} ms (no sampling error). Timings are in the QP backends tab."
-        )
+    def _set_player_step(self) -> None:
+        """Frames per Player tick for the chosen speed: speed × tick interval / dt."""
+        r = self.shown
+        if r is not None:
+            self.player.step = self.speed.value() * self.player.timer.interval() / 1000.0 / r.config.dt
 
-    def _set_time(self, t: float) -> None:
-        for cur in self.cursors:
-            cur.blockSignals(True)
-            cur.setValue(t)
-            cur.blockSignals(False)
-        self._on_cursor_value(t)
+    def _on_frame(self, k: int) -> None:
+        """The Player moved: the cursors in the plots follow and the arms are redrawn."""
+        self._show_frame(k, move_player=False)
 
     def _on_cursor(self, line) -> None:
-        self._set_time(float(line.value()))
+        r = self.shown
+        if r is not None:
+            self._show_frame(int(round(float(line.value()) / r.config.dt)))
 
-    def _on_cursor_value(self, t: float) -> None:
-        r = self._result
+    def _show_frame(self, k: int, move_player: bool = True) -> None:
+        """Frame ``k``: the Player's slider, every plot's cursor and the arms, all at step k."""
+        r = self.shown
         if r is None:
             return
-        K = len(r.t) - 1
-        self._index = int(np.clip(round(t / r.config.dt), 0, K))
+        k = int(np.clip(k, 0, len(r.t) - 1))
+        if move_player:
+            self.player.set_frame(k, emit=False)
+        for cur in self.cursors:
+            cur.blockSignals(True)
+            cur.setValue(float(r.t[k]))
+            cur.blockSignals(False)
         self._draw_frame()
 
     def _draw_frame(self) -> None:
-        r = self._result
+        r = self.shown
         if r is None:
             return
-        k = self._index
+        k = self.player.frame
+        elbow = r.elbow()
         cfg = r.config
         choice = self.show_box.currentIndex()
-        unit = _milli(r.min_h_unit())
+        unit = r.min_h_milli_unit()
         lines = []
         for i, c in enumerate(CONTROLLERS):
             visible = choice == 0 or choice == i + 1
-            xe, ye = self._elbow[i, k]
+            xe, ye = elbow[i, k]
             ghost = choice == 0 and c != "adaptive"
             for sc in self.scenes:
                 sc[("arm", c)].setData([0.0, xe, r.ee[i, k, 0]], [0.0, ye, r.ee[i, k, 1]])
@@ -474,7 +434,7 @@ class ManipulatorCbfPanel(Panel):
                 for part in ("arm", "trail", "impact"):
                     sc[(part, c)].setVisible(visible)
             color = COLORS[c]
-            lines.append(f"<span style='color:{color}'><b>{LABELS[c]}</b></span>: h = {r.h[i, k].min() * 1e3:+.1f} {unit}, "
+            lines.append(f"<span style='color:{color}'><b>{LABELS[c]}</b></span>: h = {MILLI * r.h[i, k].min():+.1f} {unit}, "
                          f"k₁ = {r.gain[i, k, 0]:.1f} 1/s")
         # impact arrows flash for 0.25 s after each impact, drawn at the shown arms' end effectors
         steps = r.impulse_steps()
@@ -502,26 +462,7 @@ class ManipulatorCbfPanel(Panel):
         centre = r.ee[near, k].mean(axis=0)
         self.zoom_plot.setRange(xRange=(centre[0] - 0.18, centre[0] + 0.18), yRange=(centre[1] - 0.1, centre[1] + 0.1), padding=0)
 
-    # ---- animation ----------------------------------------------------------------------------------
-    def _on_play(self, on: bool) -> None:
-        self.play_button.setText("Pause" if on else "Play")
-        if on:
-            self._timer.start()
-        else:
-            self._timer.stop()
-
-    def _advance(self) -> None:
-        r = self._result
-        if r is None:
-            return
-        t = float(r.t[self._index]) + self.speed.value() * self._timer.interval() / 1000.0
-        self._set_time(t if t <= r.t[-1] else 0.0)
-
     # ---- Monte Carlo --------------------------------------------------------------------------------
-    def _on_tab(self, index: int) -> None:
-        if self.tabs.widget(index) is self.mc_tab and self._mc_stale:
-            self.run_monte_carlo()
-
     def _on_mc_snapshot(self, snap) -> None:
         if snap.progress < 1.0 or snap.result is None:
             return
@@ -529,13 +470,10 @@ class ManipulatorCbfPanel(Panel):
         n = r.mc_min_h.shape[1]
         if n == 0:
             return
-        self.mc_result = r
-        h_milli = 1e3 * r.mc_min_h
-        edges = np.linspace(float(h_milli.min()), float(h_milli.max()) + 1e-6, 41)
-        self.mc_plot.setLabel("bottom", f"min h over the episode [{_milli(r.min_h_unit())}]")
+        edges, counts = r.mc_histogram(bins=40)
+        self.mc_plot.setLabel("bottom", f"min h over the episode [{r.min_h_milli_unit()}]")
         for i, c in enumerate(CONTROLLERS):
-            counts, _ = np.histogram(h_milli[i], bins=edges)
-            self.mc_curves[c].setData(edges, counts)
+            self.mc_curves[c].setData(MILLI * edges, counts[i])
         mc = r.summary()["monte_carlo"]
 
         def rate(c, key="violation_rate"):

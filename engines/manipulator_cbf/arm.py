@@ -70,9 +70,13 @@ def acceleration(arm: Arm, sin, cos, q1, q2, dq1, dq2, t1, t2):
     return (m22 * r1 - m12 * r2) / det, (m11 * r2 - m12 * r1) / det
 
 
-def rk4_step(arm: Arm, sin, cos, q1, q2, dq1, dq2, t1, t2, dt):
-    """One classical Runge-Kutta step of ẋ = (q̇, q̈(x, τ)) with the torque held over the step."""
-    a1, a2 = acceleration(arm, sin, cos, q1, q2, dq1, dq2, t1, t2)
+def rk4_step(arm: Arm, sin, cos, q1, q2, dq1, dq2, t1, t2, dt, accel0=None):
+    """One classical Runge-Kutta step of ẋ = (q̇, q̈(x, τ)) with the torque held over the step.
+
+    ``accel0``: q̈ at the step's start when the caller already has it (the controller computed M and C q̇ + G there);
+    it must be ``acceleration(...)`` of the same state, which the result then equals to the bit.
+    """
+    a1, a2 = acceleration(arm, sin, cos, q1, q2, dq1, dq2, t1, t2) if accel0 is None else accel0
     h = 0.5 * dt
     b1, b2 = acceleration(arm, sin, cos, q1 + h * dq1, q2 + h * dq2, dq1 + h * a1, dq2 + h * a2, t1, t2)
     v1, v2 = dq1 + h * a1, dq2 + h * a2

@@ -22,8 +22,10 @@ from .barriers import barrier_names, barrier_specs, barrier_units
 from .batch import group_events, monte_carlo_events, simulate_batch
 from .config import CONTROLLERS, Config
 from .episode import Episode, JumpMap, drain, impulse_schedule, simulate_episode
-from .reference import reference
 from .result import Result
+from .trajectory import reference_trajectory
+
+PARTS = ("episodes", "backends", "sweep", "monte_carlo")  # the stream's parts, in order
 
 
 def run_episode(config: Config | None = None, controller: str = "adaptive", jump_map: JumpMap | None = None) -> Episode:
@@ -31,7 +33,7 @@ def run_episode(config: Config | None = None, controller: str = "adaptive", jump
     cfg = config or Config()
     arm, specs = arm_from(cfg), barrier_specs(cfg)
     events = impulse_schedule(cfg, np.random.default_rng(cfg.seed))
-    return drain(simulate_episode(cfg, arm, specs, reference(cfg, arm), CONTROLLERS.index(controller), events, jump_map))
+    return drain(simulate_episode(cfg, arm, specs, reference_trajectory(cfg, arm), CONTROLLERS.index(controller), events, jump_map))
 
 
 def _backend_samples(cfg: Config, episodes: list[Episode], rng: np.random.Generator):
@@ -48,6 +50,13 @@ def _backend_samples(cfg: Config, episodes: list[Episode], rng: np.random.Genera
 
 
 def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snapshot[Result]]:
+    """The three episodes, then (each if enabled) the QP backend check, the impulse sweep and the Monte Carlo.
+
+    A result is yielded after each part, frozen (later parts go into a fresh copy); ``Snapshot.changed`` names the
+    part that is new: ``episodes``, ``backends``, ``sweep`` or ``monte_carlo``. The last part's snapshot is the final
+    one and names nothing (anything may have changed): a receiver that skipped snapshots, as the job runner does
+    when they come fast, or that draws only the final one, redraws everything from it.
+    """
     from engines.device import resolve
 
     cfg = config or Config()
@@ -55,15 +64,23 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     rng = np.random.default_rng(cfg.seed)
     arm, specs = arm_from(cfg), barrier_specs(cfg)
     names = barrier_names(specs)
-    sweep_steps = int(round(cfg.sweep_horizon / cfg.dt))
+    sweep_steps = cfg.sweep_steps if cfg.sweep_points else 0
     events = impulse_schedule(cfg, rng)
     k_sweep = events[0][0] if events else min(int(round(cfg.impulse_first / cfg.dt)), cfg.steps)
-    ref = reference(cfg, arm, steps=max(cfg.steps, k_sweep + sweep_steps) + 1)
+    ref = reference_trajectory(cfg, arm, steps=max(cfg.steps, k_sweep + sweep_steps) + 1)
+    parts = ["episodes"] + (["backends"] if cfg.backend_samples else []) + (["sweep"] if sweep_steps else []) + \
+        (["monte_carlo"] if cfg.mc_scenarios else [])
     # progress weights: episodes, backends, sweep, Monte Carlo (rough relative costs)
     w = np.array([3.0 * cfg.steps, 40.0 * cfg.backend_samples, 3.0 * cfg.sweep_points * sweep_steps,
-                  100.0 * math.ceil(cfg.mc_duration / cfg.dt) * (1 if cfg.mc_scenarios else 0)])
+                  100.0 * cfg.mc_steps * (1 if cfg.mc_scenarios else 0)])
     w = 0.999 * w / w.sum()  # only the final snapshot may report progress 1.0
     start = np.concatenate([[0.0], np.cumsum(w)])
+
+    def done(part: str, message: str, result: Result) -> Snapshot[Result]:
+        final = part == parts[-1]
+        if final:
+            return Snapshot(1.0, "done", result.frozen())
+        return Snapshot(start[PARTS.index(part) + 1], message, result.frozen(), frozenset({part}))
 
     episodes: list[Episode] = []
     walls = np.zeros(3)
@@ -88,16 +105,15 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
         impulse_lambda=np.array([(lx, ly) for _, lx, ly in events]).reshape(-1, 2),
         episode_wall_s=walls,
         device=str(dev),
-        stage="episode",
     )
-    yield Snapshot(start[1], "episodes done", result)
+    yield done("episodes", "episodes done", result)
 
-    if cfg.backend_samples:
+    if "backends" in parts:
         A, b, tn = _backend_samples(cfg, episodes, rng)
         result.backends = compare_backends(A, b, tn, cfg.tau_max)
-        yield Snapshot(start[2], "QP backends compared")
+        yield done("backends", "QP backends compared", result)
 
-    if cfg.sweep_points and k_sweep < len(ref.t) - 1:
+    if "sweep" in parts:
         mags = np.linspace(0.0, cfg.sweep_ns_max, cfg.sweep_points)
         ang = math.radians(cfg.impulse_angle_deg)
         min_h = np.zeros((3, len(mags)))
@@ -115,13 +131,12 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
                 min_h[c, j], viol[c, j] = hmin.min(), (hmin < 0).sum()
                 yield Snapshot(start[2] + w[2] * (c * len(mags) + j + 1) / (3 * len(mags)), f"impulse sweep: {mag:.2f} N·s")
         result.sweep_ns, result.sweep_min_h, result.sweep_violations = mags, min_h, viol
-        result.stage = "sweep"
-        yield Snapshot(start[3], "impulse sweep done", result)
+        yield done("sweep", "impulse sweep done", result)
 
-    if cfg.mc_scenarios:
+    if "monte_carlo" in parts:
         N = cfg.mc_scenarios
-        n_steps = int(round(cfg.mc_duration / cfg.dt))
-        mc_ref = reference(cfg, arm, steps=n_steps + 1)
+        n_steps = cfg.mc_steps
+        mc_ref = reference_trajectory(cfg, arm, steps=n_steps + 1)
         steps, scen, lx, ly = monte_carlo_events(cfg, N, rng)
         ctrl = np.repeat(np.arange(3), N)
         rows = np.concatenate([scen + c * N for c in range(3)])
@@ -138,8 +153,7 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
         result.mc_violations = stats.violations.reshape(3, N)
         result.mc_h_at_impact = stats.h_at_impact.reshape(3, N)
         result.mc_infeasible = stats.infeasible.reshape(3, N)
-    result.stage = "done"
-    yield Snapshot(1.0, "done", result)
+        yield done("monte_carlo", "Monte Carlo done", result)
 
 
 def run(config: Config | None = None, device: str = "auto") -> Result:

@@ -18,12 +18,20 @@ import numpy as np
 from .arm import SCALAR, Arm, bias, end_effector, impact, inverse_2x2, jacobian, jdot_qdot, mass_matrix, rk4_step
 from .barriers import barrier_terms, hocbf_row, jump_gain
 from .qp import box_rows, safest_torque, solve_active_set
-from .reference import Reference
+from .trajectory import Trajectory
 
 NOMINAL, FIXED_GAIN, ADAPTIVE = 0, 1, 2
 
 # A custom jump map: (t, x = (q1, q2, q̇1, q̇2), Λ) -> Δx; the default is the end-effector impact.
 JumpMap = Callable[[float, np.ndarray, np.ndarray], np.ndarray]
+
+
+class SimulationDiverged(ValueError):
+    """The arm's state stopped being finite: the step is too long for the gains (or the model too stiff)."""
+
+    def __init__(self, t: float, where: str = "the simulation"):
+        super().__init__(f"dt: {where} diverged at t = {t:.4g} s (the arm's state is no longer finite); lower dt or the gains "
+                         "kp, kd, k1, k2 (allowed: a step the closed loop stays finite with)")
 
 
 @dataclass
@@ -71,7 +79,7 @@ def simulate_episode(
     cfg,
     arm: Arm,
     specs: list[tuple],
-    ref: Reference,
+    ref: Trajectory,
     controller: int,
     events: list[tuple[int, float, float]],
     jump_map: JumpMap | None = None,
@@ -80,15 +88,18 @@ def simulate_episode(
     k1_0: list[float] | None = None,
     n_steps: int | None = None,
     qp_solver: Callable | None = None,
+    fallback: Callable | None = None,
 ) -> Iterator[float | Episode]:
     """Yields the fraction done every 500 steps, then the finished :class:`Episode`.
 
     By default the run starts on the reference at step 0 with k₁ = k₁,nom and lasts ``cfg.steps``; the
     impulse sweep starts mid-episode from a recorded state (``start_step``, ``x0``, ``k1_0``, ``n_steps``).
     Event steps and reference rows are absolute step indices. ``qp_solver(rows, τ1, τ2) -> (τ1, τ2, ok)``
-    replaces the active-set enumeration (the benchmark runs the episode on cvxpy this way).
+    replaces the active-set enumeration (the benchmark runs the episode on cvxpy this way); ``fallback(rows, τ_max)
+    -> (τ1, τ2)`` replaces the safest torque of infeasible steps (the benchmark times the torch one this way).
     """
     solve = qp_solver or solve_active_set
+    safest = fallback or safest_torque
     sin, cos = SCALAR
     K, dt, nb = (cfg.steps if n_steps is None else n_steps), cfg.dt, len(specs)
     kp, kd, k1n, k2, tmax = cfg.kp, cfg.kd, cfg.k1, cfg.k2, cfg.tau_max
@@ -168,13 +179,21 @@ def simulate_episode(
         if use_qp:
             tau1, tau2, ok = solve(rows + box, tn1, tn2)
             if not ok:
-                tau1, tau2 = safest_torque(rows, tmax)
+                tau1, tau2 = safest(rows, tmax)
                 infeasible[k] = True
             step_s[k] = clock() - t0
         ee[k] = px, py
         tau_out[k] = tau1, tau2
         taun_out[k] = tn1, tn2
-        q1, q2, dq1, dq2 = rk4_step(arm, sin, cos, q1, q2, dq1, dq2, tau1, tau2, dt)
+        e1, e2 = tau1 - b1, tau2 - b2  # RK4's first stage: q̈ = M⁻¹(τ - Cq̇ - G) with the controller's M and bias
+        det = m11 * m22 - m12 * m12
+        try:
+            q1, q2, dq1, dq2 = rk4_step(arm, sin, cos, q1, q2, dq1, dq2, tau1, tau2, dt,
+                                        accel0=((m22 * e1 - m12 * e2) / det, (m11 * e2 - m12 * e1) / det))
+        except ValueError:  # math.sin(±inf): the state left every finite value within the step
+            q1 = math.nan
+        if not math.isfinite(q1 + q2 + dq1 + dq2):
+            raise SimulationDiverged((k + start_step + 1) * dt)
         if adaptive:  # k̇₁ = -λ(k₁ - k₁,nom), integrated exactly over the step
             k1 = [k1n + (g - k1n) * relax for g in k1]
         if k % 500 == 499:

@@ -22,6 +22,7 @@ the step as infeasible.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -130,33 +131,37 @@ def solve_active_set_batched(A, b, tau_nom):
     return x, valid.any(1)
 
 
-def solve_one_row_box_batched(a, b, tau_nom, tau_max: float):
-    """One barrier row plus the torque box, exactly, by its 1-D dual (torch; a (B, 2), b (B,), τ_nom (B, 2)).
+def solve_one_row_box_batched(a1, a2, b, t1, t2, tau_max: float):
+    """One barrier row aᵀτ ≥ b plus the torque box, exactly, by its 1-D dual, on (B,) torch tensors per component.
 
     Minimising the Lagrangian over the box gives τ(μ) = clip(τ_nom + μa, -τ_max, τ_max), and g(μ) = aᵀτ(μ) is
-    piecewise linear and non-decreasing; μ* = 0 if g(0) ≥ b, else the root of g(μ) = b between the
-    breakpoints (±τ_max - τ_nom,j)/a_j. Infeasible when b > τ_max‖a‖₁; then the safest torque τ_max·sign(a).
-    Returns (τ (B, 2), ok (B,)).
+    piecewise linear and non-decreasing, with kinks at μ = 0 and the breakpoints (±τ_max - τ_nom,j)/a_j (clamped
+    at 0). μ* = 0 if g(0) ≥ b; else g is linear between the largest kink L with g(L) < b and the smallest U with
+    g(U) ≥ b, so μ* = L + (b - g(L))(U - L)/(g(U) - g(L)). No kink reaches b: infeasible (b > τ_max‖a‖₁), and
+    the safest torque is τ_max·sign(a). Returns (τ1, τ2, ok), each (B,). g is monotone, so L and U need no sort:
+    a masked max and min over the kinks, laid out (4, B) so that every reduction runs along the batch
+    (``reference.solve_one_row_box_sorted`` sorts them on (B, 5, 2) tensors: the oracle, several times slower).
     """
     import torch
 
-    T = tau_max
-    safe_a = torch.where(a.abs() > 0, a, torch.ones_like(a))
-    bp = torch.cat(((T - tau_nom) / safe_a, (-T - tau_nom) / safe_a), 1)  # (B, 4)
-    bp = torch.where(torch.cat((a, a), 1).abs() > 0, bp, torch.zeros_like(bp)).clamp(min=0.0)
-    mus = torch.cat((torch.zeros_like(bp[:, :1]), bp), 1).sort(1).values  # (B, 5)
-    g = (a[:, None, :] * (tau_nom[:, None, :] + mus[..., None] * a[:, None, :]).clamp(-T, T)).sum(-1)  # (B, 5)
-    reach = g >= b[:, None]
-    ok = reach[:, -1] | (b <= T * a.abs().sum(1) * (1 + 1e-12))
-    first = torch.where(reach.any(1), reach.long().argmax(1), torch.full_like(b, 4, dtype=torch.long))
-    lo = (first - 1).clamp(min=0)
-    rows = torch.arange(len(b), device=a.device)
-    m_lo, m_hi, g_lo, g_hi = mus[rows, lo], mus[rows, first], g[rows, lo], g[rows, first]
-    slope = torch.where(g_hi > g_lo, g_hi - g_lo, torch.ones_like(g_hi))
-    mu = torch.where(first == 0, torch.zeros_like(b), m_lo + (b - g_lo) * (m_hi - m_lo) / slope)
-    x = (tau_nom + mu[:, None] * a).clamp(-T, T)
-    x = torch.where(ok[:, None], x, T * torch.sign(a))
-    return x, ok
+    T, inf = tau_max, float("inf")
+    g0 = a1 * t1.clamp(-T, T) + a2 * t2.clamp(-T, T)
+    s1 = torch.where(a1 != 0, a1, torch.ones_like(a1))  # a zero component has no kink; any finite μ is a harmless extra point
+    s2 = torch.where(a2 != 0, a2, torch.ones_like(a2))
+    mus = torch.stack(((T - t1) / s1, (-T - t1) / s1, (T - t2) / s2, (-T - t2) / s2)).clamp_(min=0.0)  # (4, B)
+    g = a1 * (t1 + mus * a1).clamp_(-T, T) + a2 * (t2 + mus * a2).clamp_(-T, T)
+    above = g >= b
+    lo = torch.where(above, 0.0, mus).amax(0)  # μ = 0 is below b on every row that needs μ > 0
+    g_lo = torch.maximum(torch.where(above, -inf, g).amax(0), g0)
+    hi, g_hi = torch.where(above, mus, inf).amin(0), torch.where(above, g, inf).amin(0)
+    reach = hi < inf
+    ok = reach | (b <= T * (a1.abs() + a2.abs()) * (1 + 1e-12))
+    slope = torch.where(reach, g_hi - g_lo, torch.ones_like(b))
+    mu = torch.where(reach, lo + (b - g_lo) * (hi - lo) / slope, mus.amax(0))  # beyond every kink: all saturated
+    mu = torch.where(g0 >= b, torch.zeros_like(b), mu)
+    x1 = (t1 + mu * a1).clamp_(-T, T)
+    x2 = (t2 + mu * a2).clamp_(-T, T)
+    return torch.where(ok, x1, T * torch.sign(a1)), torch.where(ok, x2, T * torch.sign(a2)), ok
 
 
 def safest_torque_batched(A, b, tau_max: float):
@@ -206,13 +211,48 @@ def safest_torque_batched(A, b, tau_max: float):
 
 
 def safest_torque(rows, tau_max: float):
-    """``safest_torque_batched`` for one state (rows ``(a1, a2, b)`` of the barriers only)."""
-    import torch
+    """``safest_torque_batched`` for one state in Python floats (rows ``(a1, a2, b)`` of the barriers only).
 
-    A = torch.tensor([[[r[0], r[1]] for r in rows]], dtype=torch.float64)
-    b = torch.tensor([[r[2] for r in rows]], dtype=torch.float64)
-    x = safest_torque_batched(A, b, tau_max)[0]
-    return float(x[0]), float(x[1])
+    The same candidates in the same order with the same arithmetic and the same tie-break (the first best margin),
+    so it returns the batched version's torque; a few microseconds instead of a torch call's ~0.2-1 ms.
+    """
+    T = tau_max
+    lim = T * (1 + 1e-12)
+    far = 10 * T + 1  # a coordinate outside the box: no such candidate
+    unit = []
+    for a1, a2, b in rows:  # the rows normalised: margins in one unit
+        n = math.sqrt(a1 * a1 + a2 * a2)
+        unit.append((a1 / n, a2 / n, b / n))
+    best, best_margin = None, -math.inf
+
+    def consider(x1, x2):
+        nonlocal best, best_margin
+        if abs(x1) <= lim and abs(x2) <= lim:
+            margin = min(x1 * u1 + x2 * u2 - c for u1, u2, c in unit)
+            if margin > best_margin:
+                best, best_margin = (x1, x2), margin
+
+    for x1, x2 in ((T, T), (T, -T), (-T, T), (-T, -T)):
+        consider(x1, x2)
+    k = len(unit)
+    if k >= 2:  # on a box edge, where two normalised margins are equal (the line uᵀτ = c)
+        pairs = list(itertools.combinations(range(k), 2))
+        for axis, val in ((0, T), (0, -T), (1, T), (1, -T)):
+            for i, j in pairs:
+                u = (unit[i][0] - unit[j][0], unit[i][1] - unit[j][1])
+                c = unit[i][2] - unit[j][2]
+                den = u[1 - axis]
+                free = (c - u[axis] * val) / den if abs(den) > 1e-12 else far
+                consider(val, free) if axis == 0 else consider(free, val)
+    if k >= 3:  # inside the box, where three margins are equal
+        for i, j, m in itertools.combinations(range(k), 3):
+            u1 = (unit[i][0] - unit[j][0], unit[i][1] - unit[j][1])
+            u2 = (unit[j][0] - unit[m][0], unit[j][1] - unit[m][1])
+            c1, c2 = unit[i][2] - unit[j][2], unit[j][2] - unit[m][2]
+            det = u1[0] * u2[1] - u1[1] * u2[0]
+            if abs(det) > 1e-12:
+                consider((c1 * u2[1] - c2 * u1[1]) / det, (u1[0] * c2 - u2[0] * c1) / det)
+    return best
 
 
 def solve_daqp(A: np.ndarray, b: np.ndarray, tau_nom: np.ndarray, tau_max: float | None):

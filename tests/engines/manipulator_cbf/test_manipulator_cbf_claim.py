@@ -12,7 +12,7 @@ from engines.manipulator_cbf.arm import arm_from
 from engines.manipulator_cbf.barriers import barrier_specs
 from engines.manipulator_cbf.batch import group_events, simulate_batch
 from engines.manipulator_cbf.episode import drain, impulse_schedule
-from engines.manipulator_cbf.reference import reference
+from engines.manipulator_cbf.trajectory import reference_trajectory
 
 FAST = dict(mc_scenarios=0, sweep_points=0, backend_samples=0)
 
@@ -32,7 +32,7 @@ def test_adaptive_gain_keeps_h_nonnegative_through_impulses(default_result):
     assert default_result.summary()["claim_holds"]
 
 
-def test_default_scenario_is_the_issue_scenario(default_result):
+def test_default_scenario_dips_through_the_floor_under_clear_impacts(default_result):
     r = default_result
     cfg = r.config
     assert cfg.tau_max == 80.0 and cfg.impulse_ns == 1.5 and cfg.barrier == "floor"
@@ -75,7 +75,7 @@ def test_leaving_out_the_gain_rate_term_breaks_safety():
 def _batch_of_the_three_controllers(cfg):
     """The batched torch path run on the three controllers (one scenario each) with cfg's own impulse schedule."""
     arm, specs = arm_from(cfg), barrier_specs(cfg)
-    ref = reference(cfg, arm)
+    ref = reference_trajectory(cfg, arm)
     events = impulse_schedule(cfg, np.random.default_rng(0))
     ev = group_events(np.array([e[0] for e in events] * 3), np.repeat(np.arange(3), len(events)),
                       np.array([e[1] for e in events] * 3), np.array([e[2] for e in events] * 3))
@@ -107,6 +107,23 @@ def test_batched_active_set_and_fallback_reproduce_the_episodes():
         assert stats.min_h[c] == pytest.approx(hmin.min(), abs=1e-9)
         assert stats.violations[c] == (hmin < 0).sum()
         assert stats.infeasible[c] == ep.infeasible.sum()
+
+
+def test_the_episode_with_the_python_fallback_has_the_torch_fallbacks_torques():
+    """Hard impacts under a low torque limit: many infeasible steps, and the same torques with either fallback."""
+    from engines.manipulator_cbf.arm import arm_from
+    from engines.manipulator_cbf.episode import simulate_episode
+    from engines.manipulator_cbf.reference import safest_torque_torch
+
+    cfg = Config(barrier="floor+circle", obstacle_x=1.5, obstacle_y=-0.75, obstacle_r=0.12, impulse_ns=4.0, tau_max=40.0,
+                 duration=2.5, **FAST)
+    arm, specs = arm_from(cfg), barrier_specs(cfg)
+    ref, events = reference_trajectory(cfg, arm), impulse_schedule(cfg, np.random.default_rng(0))
+    new = drain(simulate_episode(cfg, arm, specs, ref, 2, events))
+    old = drain(simulate_episode(cfg, arm, specs, ref, 2, events, fallback=safest_torque_torch))
+    assert new.infeasible.sum() > 10
+    np.testing.assert_array_equal(new.tau, old.tau)
+    np.testing.assert_array_equal(new.h, old.h)
 
 
 def test_impulse_sweep_shows_the_range_where_only_adaptive_is_safe():

@@ -44,7 +44,7 @@ def test_cli_refuses_negative_mass_with_exit_code_2(tmp_path):
 def test_defaults_and_describe():
     cfg = Config()
     assert cfg.steps == 6000
-    assert cfg.mc_scenarios == 1024  # the Monte Carlo size is the headless default
+    assert cfg.mc_scenarios == 1024  # the Monte Carlo's size in a headless run
     names = {row["name"] for row in Config.describe()}
     assert {"m1", "dt", "barrier", "impulse_ns", "k1", "k2", "tau_max", "seed"} <= names
     assert all(row["doc"] for row in Config.describe())

@@ -22,6 +22,7 @@ from engines.manipulator_cbf.qp import (
     solve_daqp,
     solve_one_row_box_batched,
 )
+from engines.manipulator_cbf.reference import safest_torque_torch, solve_one_row_box_sorted
 
 sin, cos = SCALAR
 CFG = Config(barrier="floor+circle", obstacle_x=1.4, obstacle_y=-0.6, obstacle_r=0.3)
@@ -98,7 +99,9 @@ def test_closed_form_and_one_row_solvers_agree_with_cvxpy(feasible_qps):
     one = CvxpyQP(1, None)
     one_box = CvxpyQP(1, TMAX)
     cf = closed_form(A[:, 0], b[:, 0], tn)
-    dual, ok = solve_one_row_box_batched(torch.tensor(A[:, 0]), torch.tensor(b[:, 0]), torch.tensor(tn), TMAX)
+    T = torch.tensor
+    x1, x2, ok = solve_one_row_box_batched(T(A[:, 0, 0]), T(A[:, 0, 1]), T(b[:, 0]), T(tn[:, 0]), T(tn[:, 1]), TMAX)
+    dual = torch.stack((x1, x2), 1)
     for i in range(len(A)):
         ref, status = one.solve(A[i, :1], b[i, :1], tn[i])
         assert status == "optimal"
@@ -112,6 +115,21 @@ def test_closed_form_and_one_row_solvers_agree_with_cvxpy(feasible_qps):
         else:
             assert bool(ok[i])
             np.testing.assert_allclose(dual[i].numpy(), ref_box, atol=1e-6)
+
+
+def test_one_row_solver_agrees_with_the_sorted_oracle_on_feasible_and_infeasible_rows():
+    """The kinks as a masked max/min instead of a sort: the same torques (to rounding) and the same verdicts."""
+    rng = np.random.default_rng(5)
+    n = 20000
+    T = torch.tensor
+    a = rng.normal(size=(n, 2)) * rng.choice([1e-2, 1.0, 30.0], size=(n, 1))
+    a[rng.random(n) < 0.05, rng.integers(2)] = 0.0  # rows along an axis
+    tn = rng.uniform(-2 * TMAX, 2 * TMAX, (n, 2))
+    b = rng.normal(size=n) * np.abs(a).sum(1) * TMAX * rng.choice([0.3, 1.0, 1.5], size=n)
+    x1, x2, ok = solve_one_row_box_batched(T(a[:, 0]), T(a[:, 1]), T(b), T(tn[:, 0]), T(tn[:, 1]), TMAX)
+    ref, ok_ref = solve_one_row_box_sorted(T(a), T(b), T(tn), TMAX)
+    assert bool((ok == ok_ref).all()) and 0 < int((~ok).sum()) < n // 2
+    np.testing.assert_allclose(torch.stack((x1, x2), 1).numpy(), ref.numpy(), rtol=0, atol=1e-9 * TMAX)
 
 
 def test_infeasible_qps_are_reported_and_get_the_safest_torque(feasible_qps):
@@ -130,9 +148,25 @@ def test_infeasible_qps_are_reported_and_get_the_safest_torque(feasible_qps):
                      bounds=[(-TMAX, TMAX), (-TMAX, TMAX), (None, None)], method="highs")
         assert lp.status == 0
         x = np.array(safest_torque(rows, TMAX))
+        assert tuple(x) == safest_torque_torch(rows, TMAX)
         margin = ((A[i] @ x - b[i]) / n).min()
         assert margin == pytest.approx(-lp.fun, abs=1e-6 * (1 + abs(lp.fun)))
         assert np.all(np.abs(x) <= TMAX + 1e-9)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 6])
+def test_the_python_safest_torque_returns_the_torch_oracles_torque(k):
+    """The fallback moved from a batch-of-one torch LP to Python floats: the same candidates, order and tie-breaks,
+    so the same torque to the last bit, on random rows (mostly infeasible: b far above what the box reaches)."""
+    rng = np.random.default_rng(k)
+    for _ in range(300):
+        A = rng.normal(size=(k, 2)) * rng.choice([1e-3, 1.0, 1e3], size=(k, 1))
+        if rng.random() < 0.2:
+            A[:, rng.integers(2)] = 0.0  # a row along an axis: ties between corners
+        b = rng.normal(size=k) * rng.choice([1.0, 100.0, 1e5])
+        rows = [(A[j, 0], A[j, 1], b[j]) for j in range(k)]
+        tmax = float(rng.choice([1.0, 40.0, 80.0]))
+        assert safest_torque(rows, tmax) == safest_torque_torch(rows, tmax)
 
 
 def test_safest_torque_of_one_row_is_the_best_box_corner():
