@@ -144,6 +144,30 @@ class Accumulator:
         cnt.index_add_(0, di[ok], survival.to(torch.float64)[ok])
         self.count += cnt.cpu().numpy()
 
+    def estimates(self, resolution: float | None = None) -> dict:
+        """Fit and moment per frame and the moment per differential bin; with ``resolution`` R < 1 the reaction-plane
+        frame is corrected for the event-plane resolution (``observed`` keeps the uncorrected moment)."""
+        F = len(FRAMES)
+        fit, mom, obs = np.full((F, 2), np.nan), np.full((F, 2), np.nan), np.full((F, 2), np.nan)
+        norm = np.zeros(F)
+        diff = np.full((F, self.n_diff, 2), np.nan)
+        for j in range(F):
+            v, e, a = fit_estimate(self.hist[j], self.cov[j])
+            mv, me = moment_estimate(self.total[j])
+            obs[j] = mv, me
+            norm[j] = a
+            correct = resolution is not None and FRAMES[j] == "reaction_plane"
+            if correct:
+                v, e = correct_resolution(v, e, resolution)
+                mv, me = correct_resolution(mv, me, resolution)
+            fit[j], mom[j] = (v, e), (mv, me)
+            for k in range(self.n_diff):
+                dv, de = moment_estimate(self.sums[j, k])
+                diff[j, k] = correct_resolution(dv, de, resolution) if correct else (dv, de)
+        hist_err = np.sqrt(np.maximum(np.einsum("fii->fi", self.cov), 0.0))
+        return dict(fit=fit, moment=mom, observed=obs, norm=norm, diff=diff, hist=self.hist.copy(), hist_err=hist_err,
+                    count=float(self.count.sum()), generated=self.generated)
+
 
 def moment_estimate(sums: np.ndarray) -> tuple[float, float]:
     """ρ00 = (5⟨cos²θ*⟩ − 1)/2 and its cluster-robust error from (S, W, Σs², Σw², Σsw)."""
@@ -196,6 +220,8 @@ def fit_estimate(hist: np.ndarray, cov: np.ndarray) -> tuple[float, float, float
     L = np.linalg.solve(X.T @ (X * winv[:, None]), (X * winv[:, None]).T)  # (2, n)
     a, b = L @ hist
     d = 3 * a + b
+    if not (math.isfinite(d) and d > 0):  # a histogram too sparse to fit (a file with a handful of pairs)
+        return math.nan, math.nan, 0.0
     rho = (a + b) / d
     g = (-2 * b / d**2) * L[0] + (2 * a / d**2) * L[1]
     return float(rho), float(math.sqrt(max(g @ cov @ g, 0.0))), float(scale * d / 2)

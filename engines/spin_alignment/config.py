@@ -42,6 +42,12 @@ PRESETS: dict[float, dict[str, float]] = {
 MESON_NAMES = ("kstar0", "phi", "rho0")
 FRAMES = ("reaction_plane", "production_plane", "helicity")
 
+# how the mesons and frames are written on screen and in file names (the panel and the figures use the same ones)
+MESON_LABEL = {"kstar0": "K*0", "phi": "φ", "rho0": "ρ0"}
+FRAME_LABEL = {"reaction_plane": "reaction plane", "production_plane": "production plane", "helicity": "helicity"}
+FRAME_SHORT = {"reaction_plane": "RP", "production_plane": "PP", "helicity": "helicity"}
+COLORS = {"kstar0": "#1f77b4", "phi": "#2ca02c", "rho0": "#d62728"}
+
 M_PION = 0.13957039
 M_KAON = 0.493677
 
@@ -159,11 +165,17 @@ class Config(ConfigBase):
     sigma_nn: float | None = param(None, "Override the preset inelastic NN cross section of the Glauber geometry", unit="mb",
                                    lo=1.0, hi=100.0, group="Fireball", gui=False)
 
+    oscar: str = param("", "An OSCAR particle list (OSCAR2013, OSCAR2013 Extended or OSC1999A, e.g. SMASH's particle_lists.oscar) "
+                       "to analyse instead of the Monte Carlo, with this acceptance, binning and estimator; empty = the model",
+                       group="Input", gui=False)
+
     cpu_threads: int = param(1, "torch CPU threads while this engine computes (0 = leave torch's setting); 1 keeps the "
                              "vectorised-versus-loop bench a single-core comparison and avoids thread thrashing on a busy machine",
                              lo=0, hi=256, group="Statistics", gui=False)
 
     def validate(self) -> None:
+        if len(self.oscar) > 4096 or "\x00" in self.oscar:
+            raise ValueError("oscar: not a file path (allowed: a path of at most 4096 characters, no NUL)")
         if self.centrality_min >= self.centrality_max:
             raise ValueError(f"centrality_max: must exceed centrality_min={self.centrality_min} (allowed: centrality_min < centrality_max)")
         if self.pt_min >= self.pt_max:

@@ -14,8 +14,8 @@ import numpy as np
 from .analysis import frame_axes, intrinsic_weight
 from .chain import generate_chunk, propagate_chunk
 from .config import FRAMES, MESON_NAMES, MESONS, Config
+from .engine import seed_for
 from .oscar import EXTENDED_COLUMNS, INT_COLUMNS, PROCESS_DECAY, PROCESS_ELASTIC, ParticleLists
-from .pipeline import _seed
 
 
 def simulate_events(config: Config, n_per_meson: int, device: str = "cpu") -> ParticleLists:
@@ -43,7 +43,7 @@ def _simulate_events(config: Config, n_per_meson: int, device: str) -> ParticleL
     proc = 1
     for meson in MESON_NAMES:
         pdg, _, _, d1, m1, d2, m2 = MESONS[meson]
-        seed = _seed(cfg, "events", meson)
+        seed = seed_for(cfg, "events", meson)
         gen = torch.Generator(device=dev).manual_seed(seed)
         rng = np.random.default_rng(seed)
         chunk = generate_chunk(meson, n_per_meson, cfg, cfg.preset(), gen, rng, dev, torch.float64)
