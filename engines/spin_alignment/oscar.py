@@ -100,8 +100,12 @@ def _fail(path, line_no: int | None, what: str):
     raise OscarError(f"{where(path, line_no)}: {what}")
 
 
-def _int(text: str, path, line_no: int, what: str, lo: int | None = 0) -> int:
-    return exact_int(text, f"{where(path, line_no)}: {what}", OscarError, lo=lo, hi=2**62)
+MAX_HEADER_INT = 2**31 - 1  # event, ensemble numbers and counts: SMASH prints them as C ints
+
+
+def _int(text: str, path, line_no: int, what: str) -> int:
+    """A header's event, ensemble number or count: an integer in [0, 2³¹ − 1]."""
+    return exact_int(text, f"{where(path, line_no)}: {what}", OscarError, lo=0, hi=MAX_HEADER_INT)
 
 
 class _Lists:
