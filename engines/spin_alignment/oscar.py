@@ -141,8 +141,13 @@ def _empty(columns) -> dict[str, np.ndarray]:
     return {c: np.zeros(0, dtype=np.int64 if c in INT_COLUMNS else float) for c in columns}
 
 
-def _parse_block(path, rows: list[tuple[int, str]], columns: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Column -> values of the rows: int64 for the integer columns (written as integers), finite float64 for the rest."""
+def _parse_block(path, rows: list[tuple[int, str]], columns: tuple[str, ...], slice_rows: int = 65_536) -> dict[str, np.ndarray]:
+    """Column -> values of the rows: int64 for the integer columns (written as integers), finite float64 for the rest.
+
+    Parsed ``slice_rows`` rows at a time, so the text tokens of one huge block never sit in memory all at once."""
+    if len(rows) > slice_rows:
+        parts = [_parse_block(path, rows[i:i + slice_rows], columns, slice_rows) for i in range(0, len(rows), slice_rows)]
+        return {c: np.concatenate([b[c] for b in parts]) for c in columns}
     ncol = len(columns)
     split = []
     for ln, text in rows:

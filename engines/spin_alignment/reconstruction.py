@@ -19,6 +19,7 @@ import numpy as np
 
 from .analysis import Accumulator, frame_axes, rest_frame_direction
 from .config import MESON_LABEL, MESON_NAMES, MESONS, Config
+from .generator import dot
 from .oscar import PROCESS_DECAY, ParticleLists
 from .result import Result
 
@@ -148,7 +149,7 @@ def analyse_events(lists: ParticleLists, config: Config | None = None) -> Result
         event = torch.as_tensor(dec["event"], dtype=torch.long)
         P, E = p1 + p2, e1 + e2
         pt = P[:, :2].norm(dim=-1)
-        m2 = E * E - (P * P).sum(-1)
+        m2 = E * E - dot(P, P)
         y = 0.5 * torch.log((E + P[:, 2]) / (E - P[:, 2]))  # NaN or ±inf for a pair without a rest frame: dropped below
         keep = (m2 > MIN_PAIR_MASS**2) & (y.abs() < config.y_max) & (pt >= config.pt_min) & (pt < config.pt_max)
         p1, e1, p2, e2, P, pt, event = p1[keep], e1[keep], p2[keep], e2[keep], P[keep], pt[keep], event[keep]
@@ -156,7 +157,7 @@ def analyse_events(lists: ParticleLists, config: Config | None = None) -> Result
         if len(P):
             dstar = rest_frame_direction(p1.unsqueeze(1), e1.unsqueeze(1), p2.unsqueeze(1), e2.unsqueeze(1))
             axes = frame_axes(P, torch.zeros(len(P), dtype=T))
-            cos = (dstar.unsqueeze(0) * axes.unsqueeze(2)).sum(-1)
+            cos = dot(dstar.unsqueeze(0), axes.unsqueeze(2))
             bins = torch.bucketize(pt, torch.as_tensor(pt_edges, dtype=T), right=True) - 1
             acc.add(cos, torch.ones_like(cos), torch.ones(len(P), dtype=T), bins, event)
         est = acc.estimates()

@@ -283,3 +283,36 @@ def test_config_refuses_bad_values():
         Config(tau_kin=5.0)
     with pytest.raises(ValueError, match="oscar: not a file path"):
         Config(oscar="a\x00b")
+
+
+@pytest.mark.parametrize("fields, field", [
+    (dict(n_resonances=50_000_000), "n_resonances"), (dict(scan_resonances=10**7), "scan_resonances"),
+    (dict(chunk_size=4_000_000), "chunk_size"), (dict(n_bins=10_000), "n_bins"), (dict(quad_nodes=1000), "quad_nodes"),
+    (dict(map_bins=4096), "map_bins"), (dict(resonances_per_event=10**6), "resonances_per_event"),
+    (dict(n_resonances=10_000_000, quad_nodes=64), "n_resonances"),  # each within bounds, together minutes too many
+    (dict(scan="energy", scan_resonances=2_000_000), "n_resonances"), (dict(sigma_pion=float("inf")), "sigma_pion"),
+    (dict(tau_kin=1e300, tau_chem=1e-300), "tau_"),
+])
+def test_every_size_is_bounded_so_a_job_finishes_in_minutes(fields, field):
+    with pytest.raises(ValueError, match=f"^{field}"):
+        Config(**fields)
+
+
+def test_the_largest_allowed_job_is_at_the_work_limit():
+    from engines.spin_alignment.config import MAX_WORK
+
+    assert Config(n_resonances=10_000_000).work() == MAX_WORK
+    assert Config(oscar="particle_lists.oscar", n_resonances=10_000_000, quad_nodes=128).oscar  # a file: no Monte Carlo to bound
+
+
+def test_a_block_parsed_in_slices_reads_the_same_and_names_the_right_line(tmp_path):
+    """Huge blocks are parsed a slice of rows at a time (bounded memory): same values, errors on the right line."""
+    from engines.spin_alignment.oscar import BASE_COLUMNS, _parse_block
+
+    rows = [(10 + k, f"{k} 0 0 0 0.138 {0.2 + k} 0.1 0.1 0.1 211 {k} 1") for k in range(20)]
+    whole, sliced = _parse_block("f.oscar", rows, BASE_COLUMNS), _parse_block("f.oscar", rows, BASE_COLUMNS, slice_rows=7)
+    for c in BASE_COLUMNS:
+        assert np.array_equal(whole[c], sliced[c]) and whole[c].dtype == sliced[c].dtype
+    rows[17] = (27, "1 0 0 0 0.138 0.2 0.1 0.1 0.1 211.5 0 1")
+    with pytest.raises(OscarError, match=r"^f\.oscar:27: column 'pdg'"):
+        _parse_block("f.oscar", rows, BASE_COLUMNS, slice_rows=7)
