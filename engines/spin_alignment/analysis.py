@@ -47,10 +47,10 @@ def frame_axes(P, psi):
 
 def rest_frame_direction(p1, e1, p2, e2):
     """Daughter 1's unit momentum in the rest frame of the pair (pure boost from the lab)."""
-    from .generator import boost
+    from .generator import boost, dot
 
     P, E = p1 + p2, e1 + e2
-    m = (E * E - (P * P).sum(-1)).clamp(min=1e-12).sqrt()
+    m = (E * E - dot(P, P)).clamp(min=1e-12).sqrt()
     pstar, _ = boost(p1, e1, -P / m.unsqueeze(-1))
     return pstar / pstar.norm(dim=-1, keepdim=True).clamp(min=1e-15)
 
@@ -116,7 +116,7 @@ class Accumulator:
         events (clusters), not over single resonances."""
         import torch
 
-        F, n, _ = cos_theta.shape
+        F, n, k = cos_theta.shape
         self.generated += n
         if n == 0:
             return
@@ -126,23 +126,54 @@ class Accumulator:
         di = torch.zeros(n, dtype=torch.long, device=dev) if diff_index is None else diff_index.long()
         ok = (di >= 0) & (di < self.n_diff)
         cl = torch.arange(n, device=dev) if cluster is None else cluster.long()
-        _, cl = torch.unique(cl, return_inverse=True)
+        if bool((cl[1:] >= cl[:-1]).all()):  # events in order (the Monte Carlo's chunks, files): no sort needed
+            _, cl = torch.unique_consecutive(cl, return_inverse=True)
+        else:
+            _, cl = torch.unique(cl, return_inverse=True)
         n_cl = int(cl.max()) + 1
+        # the per-event histograms h_e, straight from each decay direction's (event, bin)
         idx = ((c + 1) * 0.5 * self.n_bins).long().clamp(0, self.n_bins - 1)
-        h = torch.zeros(F, n, self.n_bins, dtype=torch.float64, device=dev)
-        h.scatter_add_(2, idx, w)
-        hc = torch.zeros(F, n_cl, self.n_bins, dtype=torch.float64, device=dev)
-        hc.index_add_(1, cl, h)
+        key = (cl.view(1, n, 1) * self.n_bins + idx).reshape(F, -1)
+        hc = torch.zeros(F, n_cl * self.n_bins, dtype=torch.float64, device=dev)
+        hc.scatter_add_(1, key, w.reshape(F, -1))
+        hc = hc.view(F, n_cl, self.n_bins)
         self.hist += hc.sum(1).cpu().numpy()
         self.cov += torch.einsum("fni,fnj->fij", hc, hc).cpu().numpy()
-        s = (w * c * c).sum(-1)
-        wr = w.sum(-1)
-        per = _cluster_sums(s[:, ok], wr[:, ok], cl[ok] * self.n_diff + di[ok], n_cl * self.n_diff).view(F, n_cl, self.n_diff, 5)
-        self.sums += per.sum(1).cpu().numpy()
-        self.total += _cluster_sums(s[:, ok], wr[:, ok], cl[ok], n_cl).sum(1).cpu().numpy()
+        # moment sums: every decay direction adds w cos²θ* and w to its cluster
+        keep = ok.nonzero().squeeze(1)
+        s_k = (w * c * c)[:, keep].reshape(F, -1)
+        w_k = w[:, keep].reshape(F, -1)
+        cl_k = cl[keep].repeat_interleave(k)
+        per = _cluster_sums(s_k, w_k, cl_k * self.n_diff + di[keep].repeat_interleave(k), n_cl * self.n_diff)
+        self.sums += per.view(F, n_cl, self.n_diff, 5).sum(1).cpu().numpy()
+        self.total += _cluster_sums(s_k, w_k, cl_k, n_cl).sum(1).cpu().numpy()
         cnt = torch.zeros(self.n_diff, dtype=torch.float64, device=dev)
         cnt.index_add_(0, di[ok], survival.to(torch.float64)[ok])
         self.count += cnt.cpu().numpy()
+
+    def estimates(self, resolution: float | None = None) -> dict:
+        """Fit and moment per frame and the moment per differential bin; with ``resolution`` R < 1 the reaction-plane
+        frame is corrected for the event-plane resolution (``observed`` keeps the uncorrected moment)."""
+        F = len(FRAMES)
+        fit, mom, obs = np.full((F, 2), np.nan), np.full((F, 2), np.nan), np.full((F, 2), np.nan)
+        norm = np.zeros(F)
+        diff = np.full((F, self.n_diff, 2), np.nan)
+        for j in range(F):
+            v, e, a = fit_estimate(self.hist[j], self.cov[j])
+            mv, me = moment_estimate(self.total[j])
+            obs[j] = mv, me
+            norm[j] = a
+            correct = resolution is not None and FRAMES[j] == "reaction_plane"
+            if correct:
+                v, e = correct_resolution(v, e, resolution)
+                mv, me = correct_resolution(mv, me, resolution)
+            fit[j], mom[j] = (v, e), (mv, me)
+            for k in range(self.n_diff):
+                dv, de = moment_estimate(self.sums[j, k])
+                diff[j, k] = correct_resolution(dv, de, resolution) if correct else (dv, de)
+        hist_err = np.sqrt(np.maximum(np.einsum("fii->fi", self.cov), 0.0))
+        return dict(fit=fit, moment=mom, observed=obs, norm=norm, diff=diff, hist=self.hist.copy(), hist_err=hist_err,
+                    count=float(self.count.sum()), generated=self.generated)
 
 
 def moment_estimate(sums: np.ndarray) -> tuple[float, float]:
@@ -196,6 +227,8 @@ def fit_estimate(hist: np.ndarray, cov: np.ndarray) -> tuple[float, float, float
     L = np.linalg.solve(X.T @ (X * winv[:, None]), (X * winv[:, None]).T)  # (2, n)
     a, b = L @ hist
     d = 3 * a + b
+    if not (math.isfinite(d) and d > 0):  # a histogram too sparse to fit (a file with a handful of pairs)
+        return math.nan, math.nan, 0.0
     rho = (a + b) / d
     g = (-2 * b / d**2) * L[0] + (2 * a / d**2) * L[1]
     return float(rho), float(math.sqrt(max(g @ cov @ g, 0.0))), float(scale * d / 2)

@@ -17,7 +17,7 @@ from engines.device import cpu_threads
 from .analysis import Accumulator
 from .chain import generate_chunk, propagate_chunk
 from .config import MESON_NAMES, Config
-from .pipeline import MesonRun
+from .engine import MesonRun
 from .reference import per_particle
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from .analysis import frame_axes, intrinsic_weight, rest_frame_direction, smear_event_plane
 from .config import FRAMES, MESONS
 from .fireball import Medium, impact_parameter
-from .generator import decay, decay_directions, emit
+from .generator import decay, decay_directions, dot, emit
 from .transport import optical_depth
 
 MB_TO_FM2 = 0.1
@@ -83,10 +83,10 @@ def propagate_chunk(meson: str, chunk: dict, config) -> dict:
     q1, q2 = rotate_z(p1, psi_rp), rotate_z(p2, psi_rp)
     dstar = rest_frame_direction(q1, e1, q2, e2)  # (n, k, 3)
     axes = frame_axes(P, psi_ep)  # (3, n, 3)
-    cos_theta = (dstar.unsqueeze(0) * axes.unsqueeze(2)).sum(-1)  # (3, n, k)
+    cos_theta = dot(dstar.unsqueeze(0), axes.unsqueeze(2))  # (3, n, k)
     # intrinsic ρ00 along the true axes, as weights on the isotropic decay directions (in the event frame)
     true_axes = frame_axes(res["p"], torch.full_like(psi_rp, 0.0))
-    cos_true = (dirs.unsqueeze(0) * true_axes.unsqueeze(2)).sum(-1)
+    cos_true = dot(dirs.unsqueeze(0), true_axes.unsqueeze(2))
     if config.intrinsic_frame == "each":
         w_int = intrinsic_weight(cos_true, config.intrinsic_rho00)
     else:

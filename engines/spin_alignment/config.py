@@ -42,6 +42,12 @@ PRESETS: dict[float, dict[str, float]] = {
 MESON_NAMES = ("kstar0", "phi", "rho0")
 FRAMES = ("reaction_plane", "production_plane", "helicity")
 
+# how the mesons and frames are written on screen and in file names (the panel and the figures use the same ones)
+MESON_LABEL = {"kstar0": "K*0", "phi": "φ", "rho0": "ρ0"}
+FRAME_LABEL = {"reaction_plane": "reaction plane", "production_plane": "production plane", "helicity": "helicity"}
+FRAME_SHORT = {"reaction_plane": "RP", "production_plane": "PP", "helicity": "helicity"}
+COLORS = {"kstar0": "#1f77b4", "phi": "#2ca02c", "rho0": "#d62728"}
+
 M_PION = 0.13957039
 M_KAON = 0.493677
 
@@ -61,6 +67,10 @@ PAPER_MAX_DEVIATION = {
 }
 
 PRESET_FIELDS = ("t_chem", "t_kin", "beta_t", "tau_chem", "tau_kin", "n_chem", "sigma_nn")
+
+# The most path-node evaluations (resonances × decay directions × quadrature nodes) a job may ask for: 3 × 10⁷ resonances
+# with the default 6 directions and 16 nodes, about 4–5 minutes on one core of the project's shared 2-core machines.
+MAX_WORK = 3 * 10_000_000 * 6 * 16
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,7 @@ class Config(ConfigBase):
     ep_correction: bool = param(True, "Correct the RP-frame ρ00 for the resolution: ρ00 − 1/3 = (ρ00_obs − 1/3)·4/(1 + 3R)",
                                 group="Acceptance")
 
-    n_resonances: int = param(300_000, "Resonances generated per meson species (before the pT cut)", lo=100, hi=50_000_000,
+    n_resonances: int = param(300_000, "Resonances generated per meson species (before the pT cut)", lo=100, hi=10_000_000,
                               group="Statistics")
     decay_directions: int = param(6, "Decay directions per resonance: 1 = plain Monte Carlo; 3 = a random orthogonal triad; 6 = "
                                   "the triad with both daughter orientations (unbiased variance reduction)", choices=(1, 3, 6),
@@ -119,7 +129,7 @@ class Config(ConfigBase):
     scan: str = param("none", "Extra scan of ρ00 − 1/3: versus √sNN (all presets), pT (bins of this run) or centrality",
                       choices=("none", "energy", "pt", "centrality"), group="Statistics")
     scan_resonances: int = param(150_000, "Resonances per meson at each point of an energy or centrality scan", lo=100,
-                                 hi=50_000_000, group="Statistics")
+                                 hi=2_000_000, group="Statistics")
 
     estimator: str = param("fit", "Which estimate summary['rho00'] and the panel's Δρ00 bars report: the weighted fit of the "
                            "cos θ* histogram, or the moment (5⟨cos²θ*⟩ − 1)/2 (both are always computed)", choices=("fit", "moment"),
@@ -136,8 +146,8 @@ class Config(ConfigBase):
     map_bins: int = param(48, "Bins per axis of the transverse survival map", lo=8, hi=256, group="Analysis", gui=False)
     resonances_per_event: int = param(25, "Resonances per meson species sharing one event (one b, one Ψ_RP)", lo=1, hi=10_000,
                                       group="Statistics", gui=False)
-    chunk_size: int = param(32_768, "Resonances processed at once (bounds memory)", lo=256, hi=4_000_000, group="Statistics",
-                            gui=False)
+    chunk_size: int = param(32_768, "Resonances processed at once (bounds memory: ≈ 2.5 GB at the maximum with 200 bins and one "
+                            "resonance per event)", lo=256, hi=262_144, group="Statistics", gui=False)
     quad_nodes: int = param(16, "Gauss–Legendre nodes of the path integral ∫σ n v_rel dt", lo=2, hi=128, group="Rescattering",
                             gui=False)
     flow_anisotropy: float = param(0.1, "Elliptic flow: β_x,y = β_T(1 ± k·ε₀) with ε₀ the initial participant eccentricity", lo=0.0,
@@ -159,15 +169,26 @@ class Config(ConfigBase):
     sigma_nn: float | None = param(None, "Override the preset inelastic NN cross section of the Glauber geometry", unit="mb",
                                    lo=1.0, hi=100.0, group="Fireball", gui=False)
 
+    oscar: str = param("", "An OSCAR particle list (OSCAR2013, OSCAR2013 Extended or OSC1999A, e.g. SMASH's particle_lists.oscar) "
+                       "to analyse instead of the Monte Carlo, with this acceptance, binning and estimator; empty = the model",
+                       group="Input", gui=False)
+
     cpu_threads: int = param(1, "torch CPU threads while this engine computes (0 = leave torch's setting); 1 keeps the "
                              "vectorised-versus-loop bench a single-core comparison and avoids thread thrashing on a busy machine",
                              lo=0, hi=256, group="Statistics", gui=False)
 
     def validate(self) -> None:
+        if len(self.oscar) > 4096 or "\x00" in self.oscar:
+            raise ValueError("oscar: not a file path (allowed: a path of at most 4096 characters, no NUL)")
         if self.centrality_min >= self.centrality_max:
             raise ValueError(f"centrality_max: must exceed centrality_min={self.centrality_min} (allowed: centrality_min < centrality_max)")
         if self.pt_min >= self.pt_max:
             raise ValueError(f"pt_max: must exceed pt_min={self.pt_min} (allowed: pt_min < pt_max)")
+        if not self.oscar and self.work() > MAX_WORK:
+            raise ValueError(f"n_resonances: {self.work():.3g} path-node evaluations (resonances {self.resonances():,} × "
+                             f"{self.decay_directions} decay directions × {self.quad_nodes} nodes) is {self.work() / MAX_WORK:.1f}× what "
+                             f"finishes in minutes on a 2-core machine (allowed: at most {MAX_WORK:.3g}; lower n_resonances, "
+                             "scan_resonances, decay_directions or quad_nodes)")
         p = self.preset()
         if p["tau_kin"] <= p["tau_chem"]:
             raise ValueError(f"tau_kin: kinetic freeze-out {p['tau_kin']} fm/c must come after hadronization {p['tau_chem']} fm/c "
@@ -176,6 +197,15 @@ class Config(ConfigBase):
             raise ValueError(f"tau_chem: hadronization {p['tau_chem']} fm/c must come after tau_0={self.tau_0} (allowed: tau_chem > tau_0)")
         if p["t_kin"] > p["t_chem"]:
             raise ValueError(f"t_kin: {p['t_kin']} GeV exceeds t_chem={p['t_chem']} GeV (allowed: t_kin <= t_chem)")
+
+    def resonances(self) -> int:
+        """Resonances the job generates: three mesons, plus three at each scan point."""
+        points = {"energy": len(ENERGIES), "centrality": 1}.get(self.scan, 0)
+        return 3 * self.n_resonances + 3 * self.scan_resonances * points
+
+    def work(self) -> int:
+        """Path-node evaluations of the job (what its run time grows with): resonances × decay directions × nodes."""
+        return self.resonances() * self.decay_directions * self.quad_nodes
 
     def preset(self) -> dict[str, float]:
         """The bulk properties in use: the √sNN preset with any override applied."""

@@ -14,8 +14,9 @@ import numpy as np
 from .analysis import frame_axes, intrinsic_weight
 from .chain import generate_chunk, propagate_chunk
 from .config import FRAMES, MESON_NAMES, MESONS, Config
+from .engine import seed_for
+from .generator import dot
 from .oscar import EXTENDED_COLUMNS, INT_COLUMNS, PROCESS_DECAY, PROCESS_ELASTIC, ParticleLists
-from .pipeline import _seed
 
 
 def simulate_events(config: Config, n_per_meson: int, device: str = "cpu") -> ParticleLists:
@@ -43,7 +44,7 @@ def _simulate_events(config: Config, n_per_meson: int, device: str) -> ParticleL
     proc = 1
     for meson in MESON_NAMES:
         pdg, _, _, d1, m1, d2, m2 = MESONS[meson]
-        seed = _seed(cfg, "events", meson)
+        seed = seed_for(cfg, "events", meson)
         gen = torch.Generator(device=dev).manual_seed(seed)
         rng = np.random.default_rng(seed)
         chunk = generate_chunk(meson, n_per_meson, cfg, cfg.preset(), gen, rng, dev, torch.float64)
@@ -53,7 +54,7 @@ def _simulate_events(config: Config, n_per_meson: int, device: str) -> ParticleL
         # impose the intrinsic ρ00 on the single decay by acceptance–rejection (no weights in a file)
         f = FRAMES.index(config.intrinsic_frame) if config.intrinsic_frame != "each" else 0
         axes = frame_axes(res["p"], torch.zeros(n, dtype=res["p"].dtype, device=dev))
-        cos_true = (chunk["dirs"][:, 0] * axes[f]).sum(-1)
+        cos_true = dot(chunk["dirs"][:, 0], axes[f])
         w = intrinsic_weight(cos_true, config.intrinsic_rho00)
         wmax = 1.5 * max(1 - config.intrinsic_rho00, 2 * config.intrinsic_rho00)
         keep = torch.rand(n, generator=gen, device=dev, dtype=torch.float64) < w / wmax

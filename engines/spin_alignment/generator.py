@@ -37,13 +37,18 @@ def two_body_momentum(m, m1: float, m2: float):
     return ((m**2 - (m1 + m2) ** 2) * (m**2 - (m1 - m2) ** 2)).clamp(min=0.0).sqrt() / (2 * m)
 
 
+def dot(a, b):
+    """a·b over the last axis of 3-vectors, written out (a reduction over an axis of 3 is slow in torch)."""
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+
+
 def boost(p, e, u):
     """Lorentz boost of four-momenta (e, p) from a frame moving with four-velocity u = (u0, u⃗) to the lab.
 
     E' = u0 E + u⃗·p⃗;  p⃗' = p⃗ + u⃗ [E + (u⃗·p⃗)/(u0 + 1)].  The inverse boost uses (u0, −u⃗).
     """
-    u0 = (1 + (u * u).sum(-1)).sqrt()
-    up = (u * p).sum(-1)
+    u0 = (1 + dot(u, u)).sqrt()
+    up = dot(u, p)
     e2 = u0 * e + up
     p2 = p + u * (e + up / (u0 + 1)).unsqueeze(-1)
     return p2, e2

@@ -1,23 +1,23 @@
-"""OSCAR particle lists: readers (OSCAR2013, OSCAR2013 Extended, OSC1999A), a writer (OSCAR2013 Extended), the analysis.
+"""OSCAR particle lists: readers for OSCAR2013, OSCAR2013 Extended and OSC1999A, a lossless writer for each.
 
-Formats (as written by SMASH; UrQMD reaches them through its converters):
+Formats (as SMASH writes them; UrQMD reaches them through its converters):
 
-- ``#!OSCAR2013 particle_lists t x y z mass p0 px py pz pdg ID charge`` then ``# event N [ensemble E] out M`` (or
-  ``in``), M rows, ``# event N [ensemble E] end 0 impact B ...`` (SMASH ≥ 2 writes the ensemble, older files do not);
+- ``#!OSCAR2013 particle_lists t x y z mass p0 px py pz pdg ID charge``, then blocks ``# event N [ensemble E] out M``
+  (``in M`` for an event's initial list) of M rows, and ``# event N [ensemble E] end 0 impact B ...`` closing the event
+  (SMASH ≥ 2 writes the ensemble, older files do not; an event whose final list is empty has only the end line);
 - ``#!OSCAR2013Extended particle_lists ... ncoll form_time xsecfac proc_id_origin proc_type_origin time_last_coll
-  pdg_mother1 pdg_mother2 [baryon_number strangeness]``: the columns are read from the header line;
-- ``# OSC1999A`` / ``# final_id_p_x``: blocks ``n_in n_out event [ensemble]`` followed by rows
-  ``id pdg 0 px py pz p0 mass x y z t`` and the null line ``0 0 event [ensemble impact]``.
+  pdg_mother1 pdg_mother2 [baryon_number strangeness]``: the columns are read from the header line, in any order;
+- ``# OSC1999A`` / ``# final_id_p_x``: blocks ``n_in n_out event [ensemble]`` (one of the counts zero) of rows
+  ``id pdg 0 px py pz p0 mass x y z t``, and the null line ``0 0 event [ensemble] [impact]`` closing the event (SMASH 1
+  writes ``0 0 event impact`` with the impact as ``%7.3f``, so a fourth field with a decimal point is the impact).
 
-Each block is one particle list (one entry of ``ParticleLists.impact``); a file with intermediate time steps therefore
-holds several lists per event.
-
-Parents are identified from the extended columns: two particles of one event that share ``proc_id_origin`` with
-``proc_type_origin`` = 5 (a decay) and ``pdg_mother1`` = 313, 333 or 113, with the meson's daughter species. A daughter
-that scattered afterwards carries the later process instead — exactly "reconstructed only when both daughters escape".
-Files without parent information can be read but not analysed for ρ00. The reaction plane is taken at Ψ_RP = 0 (the
-transport codes put the impact parameter along x). Malformed input raises :class:`OscarError` with file, line and what
-was expected.
+A file with intermediate time steps holds several lists per event; ``ParticleLists.final`` marks the last one of each
+event, the one analysed. What the reader accepts: UTF-8 text (a byte-order mark and CRLF line ends are fine), regular
+files only; every header, block and row checked after conversion — integer columns (``pdg``, ``ID``, ``charge``, the
+process and parent columns) must be written as integers, every other value must be a finite number, each particle
+must have p0 > 0 and be timelike or lightlike (p0 ≥ |p|), momenta and energies below 10⁶ GeV, counts non-negative,
+no column named twice, no block of an event after its end line. Anything else raises :class:`OscarError` naming the
+file, the line and what was expected.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import FRAMES, MESON_NAMES, MESONS
+from engines.inputs import InputError, exact_int, finite_float, read_text, where
 
 BASE_COLUMNS = ("t", "x", "y", "z", "mass", "p0", "px", "py", "pz", "pdg", "ID", "charge")
 EXTENDED_COLUMNS = BASE_COLUMNS + ("ncoll", "form_time", "xsecfac", "proc_id_origin", "proc_type_origin", "time_last_coll",
@@ -38,82 +38,209 @@ UNITS = {"t": "fm", "x": "fm", "y": "fm", "z": "fm", "mass": "GeV", "p0": "GeV",
          "proc_type_origin": "none", "time_last_coll": "fm", "pdg_mother1": "none", "pdg_mother2": "none", "baryon_number": "none",
          "strangeness": "none"}
 INT_COLUMNS = {"pdg", "ID", "charge", "ncoll", "proc_id_origin", "proc_type_origin", "pdg_mother1", "pdg_mother2", "baryon_number",
-               "strangeness"}
+               "strangeness", "zero"}
 OSC1999_COLUMNS = ("ID", "pdg", "zero", "px", "py", "pz", "p0", "mass", "x", "y", "z", "t")
+FORMATS = ("OSCAR2013", "OSCAR2013Extended", "OSC1999A")
 PROCESS_DECAY, PROCESS_ELASTIC = 5, 1
+MAX_MOMENTUM = 1e6  # GeV: far above any heavy-ion collision; larger values are a corrupted file
+MAX_BYTES = 2**30  # 1 GiB of text: about 6 million particles, parsed in well under a minute
 
 
-class OscarError(ValueError):
+class OscarError(InputError):
     """A malformed OSCAR file: ``file:line: what was expected``."""
 
 
 @dataclass
 class ParticleLists:
-    """All particles of all events, column-wise; ``event`` gives each row's event, ``impact`` each event's b (NaN if absent)."""
+    """All particles of all particle lists, column-wise.
+
+    ``event`` gives each row's list (an index into the per-list arrays), ``impact`` each list's impact parameter (NaN if
+    the file gives none), ``list_event`` / ``list_ensemble`` the event and ensemble numbers the file gives each list.
+    """
 
     format: str
     columns: tuple[str, ...]
     data: dict[str, np.ndarray]
     event: np.ndarray
     impact: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    list_event: np.ndarray | None = None
+    list_ensemble: np.ndarray | None = None
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        n = len(self.impact)
+        if self.list_event is None:
+            self.list_event = np.arange(n, dtype=np.int64)
+        if self.list_ensemble is None:
+            self.list_ensemble = np.zeros(n, dtype=np.int64)
+
+    @property
+    def n_lists(self) -> int:
+        return len(self.impact)
 
     @property
     def n_events(self) -> int:
-        return len(self.impact)
+        """Distinct (event, ensemble) numbers."""
+        return len(set(zip(self.list_event.tolist(), self.list_ensemble.tolist())))
+
+    @property
+    def final(self) -> np.ndarray:
+        """(lists,) True for the last list of each event: the final particles, the ones a measurement sees."""
+        keys = list(zip(self.list_event.tolist(), self.list_ensemble.tolist()))
+        last = {k: i for i, k in enumerate(keys)}
+        out = np.zeros(len(keys), dtype=bool)
+        out[list(last.values())] = True
+        return out
 
     def __len__(self) -> int:
         return len(self.event)
 
 
-def _fail(path, line_no: int, what: str):
-    raise OscarError(f"{path}:{line_no}: {what}")
+def _fail(path, line_no: int | None, what: str):
+    raise OscarError(f"{where(path, line_no)}: {what}")
 
 
-def _parse_rows(path, rows: list[tuple[int, list[str]]], columns: tuple[str, ...]) -> np.ndarray:
+MAX_HEADER_INT = 2**31 - 1  # event, ensemble numbers and counts: SMASH prints them as C ints
+
+
+def _int(text: str, path, line_no: int, what: str) -> int:
+    """A header's event, ensemble number or count: an integer in [0, 2³¹ − 1]."""
+    return exact_int(text, f"{where(path, line_no)}: {what}", OscarError, lo=0, hi=MAX_HEADER_INT)
+
+
+class _Lists:
+    """Blocks as they are read, with the event structure checked: no block of an event after its end line."""
+
+    def __init__(self, path):
+        self.path = path
+        self.blocks: list[dict[str, np.ndarray]] = []
+        self.keys: list[tuple[int, int]] = []
+        self.impact: list[float] = []
+        self.ended: dict[tuple[int, int], int] = {}  # event key -> line of its end
+
+    def add(self, key: tuple[int, int], block: dict[str, np.ndarray], line_no: int) -> None:
+        if key in self.ended:
+            _fail(self.path, line_no, f"a particle list of event {key[0]} (ensemble {key[1]}) after that event's end on line "
+                                      f"{self.ended[key]}")
+        self.blocks.append(block)
+        self.keys.append(key)
+        self.impact.append(math.nan)
+
+    def end(self, key: tuple[int, int], impact: float, line_no: int, columns: tuple[str, ...]) -> None:
+        if key in self.ended:
+            _fail(self.path, line_no, f"event {key[0]} (ensemble {key[1]}) ends a second time (first on line {self.ended[key]})")
+        if key not in self.keys:  # an event whose final list is empty: SMASH writes only its end line
+            self.add(key, _empty(columns), line_no)
+        self.ended[key] = line_no
+        for k, other in enumerate(self.keys):
+            if other == key:
+                self.impact[k] = impact
+
+
+def _empty(columns) -> dict[str, np.ndarray]:
+    return {c: np.zeros(0, dtype=np.int64 if c in INT_COLUMNS else float) for c in columns}
+
+
+def _parse_block(path, rows: list[tuple[int, str]], columns: tuple[str, ...], slice_rows: int = 65_536) -> dict[str, np.ndarray]:
+    """Column -> values of the rows: int64 for the integer columns (written as integers), finite float64 for the rest.
+
+    Parsed ``slice_rows`` rows at a time, so the text tokens of one huge block never sit in memory all at once."""
+    if len(rows) > slice_rows:
+        parts = [_parse_block(path, rows[i:i + slice_rows], columns, slice_rows) for i in range(0, len(rows), slice_rows)]
+        return {c: np.concatenate([b[c] for b in parts]) for c in columns}
     ncol = len(columns)
-    for ln, parts in rows:
+    split = []
+    for ln, text in rows:
+        parts = text.split()
         if len(parts) != ncol:
             _fail(path, ln, f"expected {ncol} columns ({' '.join(columns)}), got {len(parts)}")
-    try:
-        return np.array([p for _, p in rows], dtype=float).reshape(len(rows), ncol)
-    except ValueError:
-        for ln, parts in rows:
-            for name, text in zip(columns, parts):
-                try:
-                    float(text)
-                except ValueError:
-                    _fail(path, ln, f"column {name!r}: cannot read {text!r} as a number")
-        raise
+        split.append(parts)
+    if not split:
+        return _empty(columns)
+    tokens = np.array(split)
+    out = {}
+    for j, name in enumerate(columns):
+        kind = np.int64 if name in INT_COLUMNS else np.float64
+        try:
+            col = tokens[:, j].astype(kind)
+        except (ValueError, OverflowError):
+            col = None
+        if col is None or (kind is np.float64 and not np.isfinite(col).all()):  # value by value, to name the line
+            read = exact_int if kind is np.int64 else finite_float
+            bounds = dict(lo=-(2**63), hi=2**63 - 1) if kind is np.int64 else {}
+            col = np.array([read(parts[j], f"{where(path, ln)}: column {name!r}", OscarError, **bounds)
+                            for (ln, _), parts in zip(rows, split)], dtype=kind)
+        out[name] = col
+    _check_momenta(path, rows, out)
+    return out
+
+
+def _check_momenta(path, rows, block: dict[str, np.ndarray]) -> None:
+    """p0 > 0, p0 ≥ |p| (a particle is timelike or lightlike: a spacelike one would give a pair without a rest frame)."""
+    p0 = block["p0"]
+    p = np.stack([block["px"], block["py"], block["pz"]], -1)
+    big = (np.abs(p).max(axis=1) > MAX_MOMENTUM) | (np.abs(p0) > MAX_MOMENTUM)
+    pmag = np.sqrt((np.where(big[:, None], 0.0, p) ** 2).sum(axis=1))
+    bad = big | (p0 <= 0) | (p0 * (1 + 1e-6) + 1e-9 < pmag)
+    if bad.any():
+        k = int(np.argmax(bad))
+        if big[k]:
+            _fail(path, rows[k][0], f"momentum or energy beyond {MAX_MOMENTUM:g} GeV (expected a particle of a heavy-ion collision)")
+        _fail(path, rows[k][0], f"p0 = {p0[k]:.6g} GeV with |p| = {pmag[k]:.6g} GeV: a particle must have p0 > 0 and p0 ≥ |p| "
+                                f"(timelike or lightlike)")
+
+
+def _is_2013_row(text: str) -> bool:
+    return not text.lstrip().startswith("#")
+
+
+def _is_1999_row(text: str) -> bool:
+    """Not a comment, a blank line or a block line (3–5 fields): a particle row has 12."""
+    return not text.lstrip().startswith("#") and len(text.split()) not in (0, 3, 4, 5)
+
+
+def _take_rows(path, lines: list[str], i: int, count: int, ev: int, is_row) -> list[tuple[int, str]]:
+    """(line number, text) of the ``count`` particle rows from index ``i``; fewer rows before the next block: truncated."""
+    got = 0
+    while got < count and i + got < len(lines) and is_row(lines[i + got]):
+        got += 1
+    if got < count:
+        _fail(path, min(i + got + 1, len(lines)), f"event {ev} truncated: expected {count} particle rows after line {i}, got {got}")
+    return [(k + 1, lines[k]) for k in range(i, i + count)]
 
 
 def read_oscar(path: str | Path) -> ParticleLists:
     """Read an OSCAR2013 / OSCAR2013 Extended / OSC1999A particle list (format from the first line)."""
-    path = Path(path)
-    try:
-        lines = path.read_text().splitlines()
-    except UnicodeDecodeError:
-        raise OscarError(f"{path}:1: expected a text OSCAR file, found binary data") from None
+    lines = read_text(path, OscarError, MAX_BYTES).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     if not lines:
         _fail(path, 1, "expected an OSCAR header, found an empty file")
     first = lines[0].strip()
     if first.startswith("#!OSCAR2013"):
-        return _read_2013(path, lines)
-    if first.lstrip("# ").startswith("OSC1999A"):
-        return _read_1999(path, lines)
-    _fail(path, 1, f"expected an OSCAR header ('#!OSCAR2013 particle_lists ...', '#!OSCAR2013Extended particle_lists ...' or "
-                   f"'# OSC1999A'), got {first[:60]!r}")
+        out = _read_2013(path, lines)
+    elif first.lstrip("# ").startswith("OSC1999A"):
+        out = _read_1999(path, lines)
+    else:
+        _fail(path, 1, f"expected an OSCAR header ('#!OSCAR2013 particle_lists ...', '#!OSCAR2013Extended particle_lists ...' or "
+                       f"'# OSC1999A'), got {first[:60]!r}")
+    out.path = str(path)
+    return out
 
 
 def _read_2013(path, lines: list[str]) -> ParticleLists:
     head = lines[0].split()
     fmt = head[0][2:]
     if fmt not in ("OSCAR2013", "OSCAR2013Extended") or len(head) < 2 or head[1] != "particle_lists":
-        _fail(path, 1, f"expected '#!OSCAR2013 particle_lists' or '#!OSCAR2013Extended particle_lists', got {' '.join(head[:2])!r}")
+        _fail(path, 1, f"expected '#!OSCAR2013 particle_lists' or '#!OSCAR2013Extended particle_lists', got {' '.join(head[:2])[:60]!r}")
     columns = tuple(head[2:])
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        _fail(path, 1, f"the header names the column{'s' if len(twice) > 1 else ''} {' '.join(twice)} twice (expected each column once)")
     missing = [c for c in BASE_COLUMNS if c not in columns]
     if missing:
         _fail(path, 1, f"header lacks the columns {' '.join(missing)} (expected at least: {' '.join(BASE_COLUMNS)})")
-    blocks, impacts, event_ids = [], [], []
+    lists = _Lists(path)
     i, n = 1, len(lines)
     while i < n:
         line = lines[i].strip()
@@ -123,40 +250,43 @@ def _read_2013(path, lines: list[str]) -> ParticleLists:
         if not line.startswith("#"):
             _fail(path, i, f"expected an event header '# event N [ensemble E] out M', got a particle row {line[:40]!r}")
         parts = line[1:].split()
-        if len(parts) >= 4 and parts[0] == "event" and parts[2] == "ensemble":
-            del parts[2:4]  # '# event N ensemble E ...' (SMASH >= 2) reads as '# event N ...'
-        if len(parts) >= 4 and parts[0] == "event" and parts[2] in ("out", "in"):
-            try:
-                count = int(parts[3])
-                ev = int(parts[1])
-            except ValueError:
-                _fail(path, i, f"expected '# event N [ensemble E] out M' with integers, got {line[:60]!r}")
+        if not parts or parts[0] != "event":
+            continue  # other comment lines (units, version, interaction summaries) carry no particles
+        expected = "'# event N [ensemble E] out M' or '# event N [ensemble E] end 0 impact B'"
+        if len(parts) < 3:
+            _fail(path, i, f"expected {expected}, got {line[:60]!r}")
+        ev = _int(parts[1], path, i, "event number")
+        ens = 0
+        if parts[2] == "ensemble":
+            if len(parts) < 5:
+                _fail(path, i, f"expected {expected}, got {line[:60]!r}")
+            ens = _int(parts[3], path, i, "ensemble number")
+            del parts[2:4]
+        key = (ev, ens)
+        if parts[2] in ("out", "in"):
+            if len(parts) != 4:
+                _fail(path, i, f"expected '# event N [ensemble E] {parts[2]} M', got {line[:60]!r}")
+            count = _int(parts[3], path, i, "particle count")
             header_line = i
-            rows = []
-            while len(rows) < count:
-                if i >= n or lines[i].lstrip().startswith("#"):
-                    _fail(path, i + 1 if i < n else n, f"event {ev} truncated: expected {count} particle rows after line {header_line}, "
-                                                       f"got {len(rows)}")
-                rows.append((i + 1, lines[i].split()))
-                i += 1
-            blocks.append(_parse_rows(path, rows, columns) if rows else np.zeros((0, len(columns))))
-            event_ids.append(ev)
-            impacts.append(math.nan)
-        elif len(parts) >= 3 and parts[0] == "event" and parts[2] == "end":
-            if not event_ids:
-                _fail(path, i, "found an event end before any '# event N [ensemble E] out M' header")
+            rows = _take_rows(path, lines, i, count, ev, _is_2013_row)
+            i += count
+            lists.add(key, _parse_block(path, rows, columns), header_line)
+        elif parts[2] == "end":
+            impact = math.nan
             if "impact" in parts:
                 k = parts.index("impact")
-                try:
-                    impacts[-1] = float(parts[k + 1])
-                except (ValueError, IndexError):
+                if k + 1 >= len(parts):
                     _fail(path, i, f"expected a number after 'impact', got {line[:60]!r}")
-        # other comment lines (units, version) are skipped
-    return _assemble(fmt, columns, blocks, impacts)
+                impact = finite_float(parts[k + 1], f"{where(path, i)}: impact parameter", OscarError, lo=0.0, hi=1e3)
+            lists.end(key, impact, i, columns)
+        else:
+            _fail(path, i, f"expected {expected}, got {line[:60]!r}")
+    return _assemble(path, fmt, columns, lists)
 
 
 def _read_1999(path, lines: list[str]) -> ParticleLists:
-    blocks, impacts = [], []
+    lists = _Lists(path)
+    expected = "a block line 'n_in n_out event [ensemble]' or an event end '0 0 event [ensemble] [impact]'"
     i, n = 1, len(lines)
     while i < n:
         line = lines[i].strip()
@@ -164,141 +294,80 @@ def _read_1999(path, lines: list[str]) -> ParticleLists:
         if not line or line.startswith("#"):
             continue
         parts = line.split()
-        expected = "an event line 'n_in n_out event [ensemble]' or its end '0 0 event [ensemble impact]'"
         if len(parts) not in (3, 4, 5):
             _fail(path, i, f"expected {expected}, got {len(parts)} fields")
-        try:
-            a, b, ev = (int(p) for p in parts[:3])
-            if len(parts) >= 4:
-                int(parts[3])
-            impact = float(parts[4]) if len(parts) == 5 else math.nan
-        except ValueError:
-            _fail(path, i, f"expected {expected}, got {line[:60]!r}")
-        count = b if b > 0 else a
-        if count == 0:  # the null interaction closing an event, with its impact parameter (SMASH >= 2)
-            if impacts and math.isfinite(impact):
-                impacts[-1] = impact
+        a = _int(parts[0], path, i, "n_in")
+        b = _int(parts[1], path, i, "n_out")
+        ev = _int(parts[2], path, i, "event number")
+        if a == 0 and b == 0:  # the null line closing an event
+            rest = parts[3:]
+            if len(rest) == 1 and any(c in rest[0] for c in ".eE"):  # SMASH 1: '0 0 event impact'
+                rest = ["0"] + rest
+            ens = _int(rest[0], path, i, "ensemble number") if rest else 0
+            impact = finite_float(rest[1], f"{where(path, i)}: impact parameter", OscarError, lo=0.0, hi=1e3) if len(rest) > 1 else math.nan
+            lists.end((ev, ens), impact, i, OSC1999_COLUMNS)
             continue
-        header_line = i
-        rows = []
-        while len(rows) < count:
-            if i >= n or lines[i].lstrip().startswith("#") or len(lines[i].split()) in (3, 4, 5):
-                _fail(path, min(i + 1, n),
-                      f"event {ev} truncated: expected {count} particle rows after line {header_line}, got {len(rows)}")
-            rows.append((i + 1, lines[i].split()))
-            i += 1
-        blocks.append(_parse_rows(path, rows, OSC1999_COLUMNS))
-        impacts.append(math.nan)
-    return _assemble("OSC1999A", OSC1999_COLUMNS, blocks, impacts)
+        if len(parts) == 5:
+            _fail(path, i, f"expected {expected}: a block line has 3 or 4 fields, got 5")
+        if a > 0 and b > 0:
+            _fail(path, i, f"a block with {a} incoming and {b} outgoing particles is a collision history; expected a particle list "
+                           "(one of n_in, n_out zero)")
+        ens = _int(parts[3], path, i, "ensemble number") if len(parts) == 4 else 0
+        count, header_line = max(a, b), i
+        rows = _take_rows(path, lines, i, count, ev, _is_1999_row)
+        i += count
+        lists.add((ev, ens), _parse_block(path, rows, OSC1999_COLUMNS), header_line)
+    return _assemble(path, "OSC1999A", OSC1999_COLUMNS, lists)
 
 
-def _assemble(fmt: str, columns, blocks, impacts) -> ParticleLists:
-    ncol = len(columns)
-    allrows = np.concatenate(blocks) if blocks else np.zeros((0, ncol))
-    event = np.concatenate([np.full(len(b), k) for k, b in enumerate(blocks)]) if blocks else np.zeros(0, dtype=int)
-    data = {}
-    for j, name in enumerate(columns):
-        if name == "zero":
-            continue
-        col = allrows[:, j]
-        data[name] = col.astype(np.int64) if name in INT_COLUMNS else col
-    return ParticleLists(fmt, tuple(c for c in columns if c != "zero"), data, event.astype(np.int64), np.asarray(impacts, dtype=float))
+def _assemble(path, fmt: str, columns, lists: _Lists) -> ParticleLists:
+    blocks = lists.blocks
+    kept = tuple(c for c in columns if c != "zero")
+    data = {c: np.concatenate([b[c] for b in blocks]) if blocks else _empty([c])[c] for c in kept}
+    event = np.concatenate([np.full(len(b["p0"]), k, dtype=np.int64) for k, b in enumerate(blocks)]) if blocks else np.zeros(0, np.int64)
+    keys = np.asarray(lists.keys, dtype=np.int64).reshape(-1, 2)
+    return ParticleLists(fmt, kept, data, event, np.asarray(lists.impact, dtype=float), keys[:, 0].copy(), keys[:, 1].copy(), str(path))
 
 
-def write_oscar2013_extended(path: str | Path, lists: ParticleLists, program: str = "paper-workbench spin_alignment") -> Path:
-    """Write OSCAR2013 Extended (SMASH-3 columns); floats with 17 significant digits so a read-back is lossless."""
+def write_oscar(path: str | Path, lists: ParticleLists, format: str = "OSCAR2013Extended",
+                program: str = "paper-workbench spin_alignment") -> Path:
+    """Write ``lists`` as OSCAR2013, OSCAR2013 Extended (SMASH-3 columns) or OSC1999A, in SMASH's layout (ensemble numbers,
+    an end line after each event's last list); floats with 17 significant digits, so a read-back is lossless."""
+    if format not in FORMATS:
+        raise ValueError(f"format: {format!r} is not a choice (allowed: {', '.join(FORMATS)})")
     path = Path(path)
-    cols = EXTENDED_COLUMNS
-    out = [f"#!OSCAR2013Extended particle_lists {' '.join(cols)}", "# Units: " + " ".join(UNITS[c] for c in cols), f"# {program}"]
-    for ev in range(lists.n_events):
-        sel = np.nonzero(lists.event == ev)[0]
-        out.append(f"# event {ev} out {len(sel)}")
-        for r in sel:
-            fields = []
-            for c in cols:
-                v = lists.data[c][r] if c in lists.data else 0
-                fields.append(str(int(v)) if c in INT_COLUMNS else repr(float(v)))
-            out.append(" ".join(fields))
-        b = lists.impact[ev]
-        out.append(f"# event {ev} end 0 impact {repr(float(b)) if math.isfinite(b) else '0.0'} scattering_projectile_target yes")
+    cols = {"OSCAR2013": BASE_COLUMNS, "OSCAR2013Extended": EXTENDED_COLUMNS, "OSC1999A": OSC1999_COLUMNS}[format]
+
+    def row(r: int) -> str:
+        fields = []
+        for c in cols:
+            v = lists.data[c][r] if c in lists.data else 0
+            fields.append(str(int(v)) if c in INT_COLUMNS else repr(float(v)))
+        return " ".join(fields)
+
+    if format == "OSC1999A":
+        out = ["# OSC1999A", "# final_id_p_x", f"# {program}", "# Block format:", "# nin nout event_number ensemble_number",
+               "# id pdg 0 px py pz p0 mass x y z t", "# End of event: 0 0 event_number ensemble_number impact_parameter", "#"]
+    else:
+        out = [f"#!{format} particle_lists {' '.join(cols)}", "# Units: " + " ".join(UNITS[c] for c in cols), f"# {program}"]
+    order = np.argsort(lists.event, kind="stable")
+    starts = np.searchsorted(lists.event[order], np.arange(lists.n_lists + 1))
+    final = lists.final
+    for k in range(lists.n_lists):
+        sel = order[starts[k]:starts[k + 1]]
+        ev, ens = int(lists.list_event[k]), int(lists.list_ensemble[k])
+        b = lists.impact[k]
+        impact = repr(float(b)) if math.isfinite(b) else "0.0"
+        if format == "OSC1999A":
+            if len(sel):  # an empty list is the null line alone
+                out.append(f"{len(sel)} 0 {ev} {ens}")
+                out.extend(row(r) for r in sel)
+            if final[k]:
+                out.append(f"0 0 {ev} {ens} {impact}")
+        else:
+            out.append(f"# event {ev} ensemble {ens} out {len(sel)}")
+            out.extend(row(r) for r in sel)
+            if final[k]:
+                out.append(f"# event {ev} ensemble {ens} end 0 impact {impact} scattering_projectile_target yes")
     path.write_text("\n".join(out) + "\n")
     return path
-
-
-def find_decays(lists: ParticleLists) -> dict[str, dict[str, np.ndarray]]:
-    """Pairs of daughters of K*0, φ, ρ0 decays, from the extended columns: per meson, event and both daughters' (p, E)."""
-    need = ("proc_id_origin", "proc_type_origin", "pdg_mother1")
-    if any(c not in lists.data for c in need):
-        raise OscarError(f"{lists.format}: parent identification needs the OSCAR2013 Extended columns {', '.join(need)}")
-    d = lists.data
-    out = {}
-    for meson in MESON_NAMES:
-        pdg, _, _, d1, _, d2, _ = MESONS[meson]
-        cand = np.nonzero((d["proc_type_origin"] == PROCESS_DECAY) & (np.abs(d["pdg_mother1"]) == pdg))[0]
-        key = lists.event[cand] * (1 << 32) + d["proc_id_origin"][cand]
-        order = np.argsort(key, kind="stable")
-        cand, key = cand[order], key[order]
-        uniq, start, cnt = np.unique(key, return_index=True, return_counts=True)
-        pairs = start[cnt == 2]
-        a, b = cand[pairs], cand[pairs + 1]
-        # daughter 1 is the kaon for K*0 (either charge for K*0-bar), the positive daughter for φ and ρ0
-        swap = (np.abs(d["pdg"][a]) != abs(d1)) if abs(d1) != abs(d2) else (d["charge"][a] < d["charge"][b])
-        first, second = np.where(swap, b, a), np.where(swap, a, b)
-        ok = (np.abs(d["pdg"][first]) == abs(d1)) & (np.abs(d["pdg"][second]) == abs(d2))
-        first, second = first[ok], second[ok]
-
-        def mom(idx):
-            return np.stack([d["px"][idx], d["py"][idx], d["pz"][idx]], -1), d["p0"][idx]
-
-        (p1, e1), (p2, e2) = mom(first), mom(second)
-        out[meson] = dict(event=lists.event[first], p1=p1, e1=e1, p2=p2, e2=e2)
-    return out
-
-
-def analyse_events(lists: ParticleLists, n_bins: int = 20, y_max: float = 1.0, pt_min: float = 0.0, pt_max: float = 1e9) -> dict:
-    """ρ00 of the reconstructed decays in a file, the same estimators as the Monte Carlo: {meson: {frame: {...}}}."""
-    import torch
-
-    from .analysis import Accumulator, fit_estimate, frame_axes, moment_estimate, rest_frame_direction
-
-    out = {}
-    for meson, dec in find_decays(lists).items():
-        T = torch.float64
-        p1, e1 = torch.as_tensor(dec["p1"], dtype=T), torch.as_tensor(dec["e1"], dtype=T)
-        p2, e2 = torch.as_tensor(dec["p2"], dtype=T), torch.as_tensor(dec["e2"], dtype=T)
-        P, E = p1 + p2, e1 + e2
-        pt = P[:, :2].norm(dim=-1)
-        y = 0.5 * torch.log((E + P[:, 2]) / (E - P[:, 2]))
-        keep = (y.abs() < y_max) & (pt >= pt_min) & (pt < pt_max)
-        p1, e1, p2, e2, P = p1[keep], e1[keep], p2[keep], e2[keep], P[keep]
-        acc = Accumulator(n_bins)
-        dstar = rest_frame_direction(p1.unsqueeze(1), e1.unsqueeze(1), p2.unsqueeze(1), e2.unsqueeze(1))
-        axes = frame_axes(P, torch.zeros(len(P), dtype=T))
-        cos = (dstar.unsqueeze(0) * axes.unsqueeze(2)).sum(-1)
-        acc.add(cos, torch.ones_like(cos), torch.ones(len(P), dtype=T))
-        out[meson] = {}
-        for j, frame in enumerate(FRAMES):
-            v, e = moment_estimate(acc.total[j])
-            fv, fe, _ = fit_estimate(acc.hist[j], acc.cov[j])
-            out[meson][frame] = {"value": v, "error": e, "n": int(len(P)), "fit_value": fv, "fit_error": fe}
-    return out
-
-
-def stream_file(path: str | Path, config=None, device: str = "auto"):
-    """Read and analyse an OSCAR file as an engine stream (for the panel's job runner): the last snapshot's result is
-    ``{"path", "format", "events", "rho00": {meson: {frame: {value, error, n, fit_value, fit_error}}}}``."""
-    from engines.base import Snapshot
-    from engines.device import cpu_threads, resolve
-
-    from .config import Config
-
-    config = config or Config()
-    yield Snapshot(0.0, f"reading {Path(path).name}")
-    lists = read_oscar(path)
-    yield Snapshot(0.5, f"analysing {len(lists):,} particles")
-    with cpu_threads(config.cpu_threads, resolve(device)):
-        try:
-            rho = analyse_events(lists, n_bins=config.n_bins, y_max=config.y_max, pt_min=config.pt_min, pt_max=config.pt_max)
-        except OscarError as err:  # a readable file without parent information: say which file
-            raise OscarError(f"{path}: {err}") from None
-    yield Snapshot(1.0, "done", {"path": str(path), "format": lists.format, "events": lists.n_events, "rho00": rho})

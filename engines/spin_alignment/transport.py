@@ -38,39 +38,98 @@ def path_end(t0, x0, v, tau_kin: float, r_max):
     c = t0 * t0 - z0 * z0 - tau_kin**2
     s_tau = (-b + (b * b - a * c).clamp(min=0).sqrt()) / a
     s_tau = s_tau * (c < 0)
-    vt2 = (v[..., :2] ** 2).sum(-1).clamp(min=1e-12)
-    bx = (x0[..., :2] * v[..., :2]).sum(-1)
-    cx = (x0[..., :2] ** 2).sum(-1) - r_max**2
+    vx, vy, x, y = v[..., 0], v[..., 1], x0[..., 0], x0[..., 1]
+    vt2 = (vx * vx + vy * vy).clamp(min=1e-12)
+    bx = x * vx + y * vy
+    cx = x * x + y * y - r_max**2
     disc = bx * bx - vt2 * cx
     s_circ = ((-bx + disc.clamp(min=0).sqrt()) / vt2).clamp(min=0) * (disc > 0)
     return s_tau.minimum(s_circ)
 
 
 def optical_depth(t0, x0, p, e, mass: float, sigma_fm2: float, medium, quad_nodes: int, rate_frame: str):
-    """∫ σ n v_rel dt from the decay point to the end of the medium, for paths of any leading shape (..., 3)."""
+    """∫ σ n v_rel dt from the decay point to the end of the medium, for paths of any leading shape (..., 3).
+
+    Only paths that cross the medium (s_end > 0) are integrated; the others have depth 0. See :func:`_path_integral`.
+    """
     import torch
 
     v = p / e.unsqueeze(-1)
     s_end = path_end(t0, x0, v, medium.tau_kin, medium.max_radius())
+    shape = s_end.shape
+    depth = torch.zeros(shape.numel(), dtype=s_end.dtype, device=s_end.device)
+    idx = (s_end > 0).reshape(-1).nonzero().squeeze(1)
+    if idx.numel() == 0:
+        return depth.view(shape)
+
+    def flat(a):  # a per-path quantity, broadcast to the paths' shape, on the paths that cross the medium
+        return torch.broadcast_to(a, shape).reshape(-1)[idx]
+
+    def components(a):  # contiguous x, y, z: elementwise work on strided views of (n, 3) is several times slower
+        return tuple(c.contiguous() for c in torch.broadcast_to(a, (*shape, 3)).reshape(-1, 3)[idx].unbind(-1))
+
+    paths = dict(t0=flat(t0), length=flat(s_end), e=flat(e), x0=components(x0), p=components(p),
+                 sx0=flat(medium.sx0), sy0=flat(medium.sy0), bx=flat(medium.beta_x), by=flat(medium.beta_y), g=flat(medium.g))
+    depth[idx] = sigma_fm2 * _path_integral(paths, mass, medium, quad_nodes, rate_frame)
+    return depth.view(shape)
+
+
+def _path_integral(paths: dict, mass: float, medium, quad_nodes: int, rate_frame: str):
+    """∫₀^L n(x(s)) v_rel ds by Gauss–Legendre, on flat paths x(s) = x₀ + (p/E) s, t(s) = t₀ + s.
+
+    The medium exists for τ_ch ≤ τ ≤ τ_kin, where the widths grow linearly, σ_i(τ) = a_i + β_i τ (``Medium.widths``'
+    late branch), so with s = ξ L each node needs only per-path constants and one scalar ξ:
+
+        x = x₀ + ξ (v_x L),  τ² = t² − z² = A + ξ (B L) + ξ² (C L²),  A = t₀² − z₀², B = 2(t₀ − z₀v_z), C = 1 − v_z²
+        n = n_ch g τ_ch σ_x(τ_ch)σ_y(τ_ch) exp(−(r_x² + r_y²)/2) / (τ σ_x σ_y),  r_i = x_i/σ_i(τ)
+        u_i = r_i β_i/√(1 − β_i²),  u·p = γ_T (tE − z p_z)/τ − u_x p_x − u_y p_y,  tE − z p_z = D + ξ (F L)
+
+    with D = t₀E − z₀p_z, F = E − v_z p_z; the rate σ n √((u·p)² − m²)/E (``local_rest``; see the module docstring for
+    ``lab`` and ``static``) has its 1/E taken out of the sum. τ grows along a path, so a path whose first and last nodes
+    lie inside [τ_ch, τ_kin] has all of them inside; only the others (decays right at τ_ch, rounding at τ_kin) are
+    masked node by node.
+    """
+    import torch
+
+    t0, length, e = paths["t0"], paths["length"], paths["e"]
+    (x0x, x0y, x0z), (px, py, pz) = paths["x0"], paths["p"]
+    bx, by = paths["bx"], paths["by"]
+    tc, tk = medium.tau_chem, medium.tau_kin
+    grow_c = 0.5 * (tc - medium.tau_0)  # the widths' growth at τ_ch
+    ax, ay = paths["sx0"] + bx * (grow_c - tc), paths["sy0"] + by * (grow_c - tc)
+    pref = medium.n_chem * paths["g"] * tc * (paths["sx0"] + bx * grow_c) * (paths["sy0"] + by * grow_c)
+    kx, ky = bx / (1 - bx * bx).sqrt(), by / (1 - by * by).sqrt()
+    kx2, ky2, kpx, kpy = kx * kx, ky * ky, kx * px, ky * py
+    vz = pz / e
+    xl, yl = px / e * length, py / e * length  # the transverse displacement over the whole path
+    A = t0 * t0 - x0z * x0z
+    BL, CL2 = 2 * (t0 - x0z * vz) * length, (1 - vz * vz) * length * length
+    D, FL = t0 * e - x0z * pz, (e - vz * pz) * length
+    pmag = (px * px + py * py + pz * pz).sqrt()
     nodes, weights = gauss_legendre(quad_nodes)
+
+    def tau_at(xi: float):
+        return torch.add(A, BL, alpha=xi).add_(CL2, alpha=xi * xi).clamp_(min=1e-12).sqrt_()
+
+    masked = (tau_at(float(nodes[0])) < tc * (1 + 1e-6)) | (tau_at(float(nodes[-1])) > tk * (1 - 1e-6))
+    any_masked = bool(masked.any())
     total = torch.zeros_like(t0)
     for xi, wi in zip(nodes.tolist(), weights.tolist()):  # a loop over quadrature nodes, vectorised over all paths
-        s = s_end * xi
-        t = t0 + s
-        pos = x0 + v * s.unsqueeze(-1)
-        z = pos[..., 2]
-        tau = (t * t - z * z).clamp(min=1e-12).sqrt()
-        n = medium.density(pos[..., 0], pos[..., 1], tau)
-        if rate_frame == "local_rest":
-            ux, uy = medium.flow(pos[..., 0], pos[..., 1], tau)
-            gam = (1 + ux * ux + uy * uy).sqrt()
-            udotp = gam * (t * e - z * p[..., 2]) / tau - ux * p[..., 0] - uy * p[..., 1]
-            rate = n * (udotp * udotp - mass * mass).clamp(min=0).sqrt() / e
-        elif rate_frame == "lab":
-            ux, uy = medium.flow(pos[..., 0], pos[..., 1], tau)
-            u0 = (1 + ux * ux + uy * uy).sqrt() * t / tau
-            rate = n * u0 * (p * p).sum(-1).sqrt() / e
+        tau = tau_at(xi)
+        sx, sy = torch.addcmul(ax, bx, tau), torch.addcmul(ay, by, tau)
+        rx, ry = torch.add(x0x, xl, alpha=xi).div_(sx), torch.add(x0y, yl, alpha=xi).div_(sy)
+        rx2, ry2 = rx * rx, ry * ry
+        n = (rx2 + ry2).mul_(-0.5).exp_().mul_(pref).div_(sx.mul_(sy).mul_(tau))
+        if rate_frame == "static":
+            rate = n.mul_(pmag)
         else:
-            rate = n * (p * p).sum(-1).sqrt() / e
-        total = total + wi * rate
-    return sigma_fm2 * total * s_end
+            gam = (kx2 * rx2).addcmul_(ky2, ry2).add_(1).sqrt_()
+            if rate_frame == "local_rest":
+                udotp = torch.add(D, FL, alpha=xi).mul_(gam).div_(tau).sub_((rx * kpx).addcmul_(ry, kpy))
+                rate = udotp.mul_(udotp).sub_(mass * mass).clamp_(min=0).sqrt_().mul_(n)
+            else:  # lab: the lab density n u⁰ and the lab speed |p|/E, u⁰ = γ_T t/τ
+                rate = n.mul_(gam).mul_(torch.add(t0, length, alpha=xi)).div_(tau).mul_(pmag)
+        if any_masked:
+            rate = torch.where(masked & ((tau < tc) | (tau > tk)), 0.0, rate)
+        total.add_(rate, alpha=wi)
+    return total / e * length

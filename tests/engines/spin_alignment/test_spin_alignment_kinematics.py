@@ -146,9 +146,33 @@ def test_optical_depth_against_a_fine_direct_integration():
         assert gl == pytest.approx(direct, rel=2e-3, abs=1e-6)
 
 
-def test_vectorised_chain_equals_the_per_particle_loop():
-    cfg = Config(ep_resolution=0.6)
-    for meson in ("kstar0", "rho0"):
+@pytest.mark.parametrize("rate_frame", ["local_rest", "lab", "static"])
+def test_a_path_from_before_hadronization_counts_only_nodes_inside_the_medium(rate_frame):
+    """τ < τ_ch at the first nodes: those contribute nothing, as in the reference's per-node loop (the fast path evaluates
+    per-path constants and masks only paths that leave [τ_ch, τ_kin])."""
+    from engines.spin_alignment.reference import _optical_depth
+    from engines.spin_alignment.transport import gauss_legendre
+
+    cfg = Config()
+    med = Medium.for_events(torch.tensor([8.0], dtype=T), cfg.preset(), cfg, "cpu", T)
+    m = dict(sx0=float(med.sx0), sy0=float(med.sy0), bx=float(med.beta_x), by=float(med.beta_y), g=float(med.g), n_chem=med.n_chem,
+             tau_0=med.tau_0, tau_chem=med.tau_chem, tau_kin=med.tau_kin)
+    nodes, weights = gauss_legendre(24)
+    mass = 0.13957
+    for t_start, p in ((6.0, [0.4, 0.1, 0.0]), (5.0, [-0.2, 0.5, 0.3]), (6.9, [0.0, 0.0, 0.6])):
+        x0, t0 = torch.tensor([[1.0, -2.0, 0.5]], dtype=T), torch.tensor([t_start], dtype=T)
+        P = torch.tensor([p], dtype=T)
+        E = (mass * mass + (P * P).sum(-1)).sqrt()
+        fast = float(optical_depth(t0, x0, P, E, mass, 4.0, med, 24, rate_frame))
+        loop = _optical_depth(t_start, x0[0].numpy(), P[0].numpy(), float(E), mass, 4.0, m, nodes, weights, rate_frame)
+        assert fast > 0 and fast == pytest.approx(loop, rel=1e-12)
+
+
+@pytest.mark.parametrize("rate_frame, emission", [("local_rest", "chemical_freezeout"), ("lab", "chemical_freezeout"),
+                                                  ("static", "chemical_freezeout"), ("local_rest", "hadronic_phase")])
+def test_vectorised_chain_equals_the_per_particle_loop(rate_frame, emission):
+    cfg = Config(ep_resolution=0.6, rate_frame=rate_frame, emission=emission)
+    for meson in ("kstar0", "phi", "rho0"):
         chunk = generate_chunk(meson, 60, cfg, cfg.preset(), torch.Generator().manual_seed(9), np.random.default_rng(9), "cpu", T)
         out = propagate_chunk(meson, chunk, cfg)
         ref = per_particle(meson, chunk, cfg)

@@ -1,25 +1,34 @@
-"""stream() and run(): the three mesons chunk by chunk, then the optional scans; snapshots carry partial results."""
+"""stream() and run(): the three mesons chunk by chunk, then the optional scans; snapshots carry partial results.
+
+Every snapshot holds a fresh :class:`Result` (the scans' arrays copied), so the receiver owns it. ``Snapshot.changed``
+names what is new since the previous snapshot: ``{"rho00"}`` while the three mesons accumulate (ρ00, Δρ00,
+histograms, survival maps, counts), ``{"energy_scan"}`` or ``{"centrality_scan"}`` while a scan runs (the meson arrays
+stay as they were), and nothing (anything may have changed) on the final snapshot.
+"""
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
 from engines.base import Snapshot, consume
 from engines.device import cpu_threads
 
-from .analysis import Accumulator, correct_resolution, fit_estimate, moment_estimate
+from .analysis import Accumulator
 from .chain import generate_chunk, propagate_chunk
-from .config import ENERGIES, FRAMES, MESON_NAMES, Config
+from .config import ENERGIES, MESON_NAMES, Config
+from .oscar import read_oscar
+from .reconstruction import analyse_events
 from .result import Result
 
 MAP_EXTENT = 12.0  # fm
 CENTRALITY_EDGES = np.array([0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0])
 
 
-def _seed(config: Config, *tags) -> int:
+def seed_for(config: Config, *tags) -> int:
     """A seed per (meson, scan point) derived from config.seed, independent of chunking order elsewhere."""
     return (config.seed * 1_000_003 + zlib.crc32(repr(tags).encode())) % (2**63 - 1)
 
@@ -40,7 +49,7 @@ class MesonRun:
         self.map_bins = map_bins or config.map_bins
         self.map_sum = np.zeros((self.map_bins, self.map_bins))
         self.map_cnt = np.zeros((self.map_bins, self.map_bins))
-        seed = _seed(config, meson, config.energy, centrality)
+        seed = seed_for(config, meson, config.energy, centrality)
         self.gen = torch.Generator(device=device).manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.dtype = torch.float32
@@ -80,34 +89,13 @@ class MesonRun:
         self.map_cnt += c.view(nb, nb).cpu().numpy()
 
     def estimates(self) -> dict:
-        """Fit and moment per frame (RP corrected for the event-plane resolution), and per differential bin."""
+        """Fit and moment per frame (RP corrected for the event-plane resolution), per differential bin, and the map."""
         cfg = self.config
-        fit = np.full((3, 2), np.nan)
-        mom = np.full((3, 2), np.nan)
-        obs = np.full((3, 2), np.nan)
-        norm = np.zeros(3)
-        diff = np.full((3, self.acc.n_diff, 2), np.nan)
-        correct = cfg.ep_correction and cfg.ep_resolution < 1.0
-        for j in range(3):
-            v, e, a = fit_estimate(self.acc.hist[j], self.acc.cov[j])
-            mv, me = moment_estimate(self.acc.total[j])
-            obs[j] = mv, me
-            norm[j] = a
-            if correct and FRAMES[j] == "reaction_plane":
-                v, e = correct_resolution(v, e, cfg.ep_resolution)
-                mv, me = correct_resolution(mv, me, cfg.ep_resolution)
-            fit[j], mom[j] = (v, e), (mv, me)
-            for k in range(self.acc.n_diff):
-                dv, de = moment_estimate(self.acc.sums[j, k])
-                if correct and FRAMES[j] == "reaction_plane":
-                    dv, de = correct_resolution(dv, de, cfg.ep_resolution)
-                diff[j, k] = dv, de
-        hist_err = np.sqrt(np.maximum(np.einsum("fii->fi", self.acc.cov), 0.0))
+        est = self.acc.estimates(cfg.ep_resolution if cfg.ep_correction and cfg.ep_resolution < 1.0 else None)
         with np.errstate(invalid="ignore", divide="ignore"):
-            smap = np.where(self.map_cnt > 0, self.map_sum / np.maximum(self.map_cnt, 1), np.nan)
-        mean_surv = float(self.acc.count.sum() / max(self.acc.generated, 1))
-        return dict(fit=fit, moment=mom, observed=obs, norm=norm, diff=diff, hist=self.acc.hist.copy(), hist_err=hist_err,
-                    count=float(self.acc.count.sum()), generated=self.acc.generated, map=smap, mean_survival=mean_surv)
+            est["map"] = np.where(self.map_cnt > 0, self.map_sum / np.maximum(self.map_cnt, 1), np.nan)
+        est["mean_survival"] = float(self.acc.count.sum() / max(self.acc.generated, 1))
+        return est
 
 
 def _almond(config: Config) -> np.ndarray:
@@ -126,54 +114,40 @@ def _almond(config: Config) -> np.ndarray:
     return out
 
 
-def _assemble(config: Config, runs: dict, complete: bool, almond: np.ndarray, energy_scan=None, centrality_scan=None) -> Result:
-    nb, npt, mb = config.n_bins, config.n_pt_bins, config.map_bins
-    fit = np.full((3, 3, 2), np.nan)
-    mom = np.full((3, 3, 2), np.nan)
-    obs = np.full((3, 3, 2), np.nan)
-    hist = np.zeros((3, 3, nb))
-    herr = np.zeros((3, 3, nb))
-    norm = np.zeros((3, 3))
-    ptr = np.full((3, 3, npt, 2), np.nan)
-    smap = np.full((3, mb, mb), np.nan)
-    counts, generated, msurv = np.zeros(3), np.zeros(3), np.full(3, np.nan)
-    for i, m in enumerate(MESON_NAMES):
-        if m not in runs:
-            continue
-        est = runs[m].estimates()
-        fit[i], mom[i], obs[i] = est["fit"], est["moment"], est["observed"]
-        hist[i], herr[i], norm[i] = est["hist"], est["hist_err"], est["norm"]
-        ptr[i] = est["diff"]
-        smap[i] = est["map"]
-        counts[i], generated[i], msurv[i] = est["count"], est["generated"], est["mean_survival"]
-    kw = {"almond": almond}
+def _assemble(config: Config, estimates: dict, complete: bool, almond: np.ndarray, energy_scan=None, centrality_scan=None) -> Result:
+    """A fresh Result of the mesons done so far; the scans' arrays are copied (the stream keeps filling its own)."""
+    kw = {}
     if energy_scan is not None:
-        kw.update(energy_scan=energy_scan, scan_energies=np.asarray(ENERGIES))
+        kw.update(energy_scan=energy_scan.copy(), scan_energies=np.asarray(ENERGIES))
     if centrality_scan is not None:
-        kw.update(centrality_scan=centrality_scan, centrality_edges=CENTRALITY_EDGES.copy())
-    return Result(config=config.to_dict(), rho00_fit=fit, rho00_moment=mom, rho00_observed=obs, counts=counts, generated=generated,
-                  hist=hist, hist_err=herr, fit_norm=norm, pt_edges=np.linspace(config.pt_min, config.pt_max, npt + 1), rho00_pt=ptr,
-                  survival_map=smap, map_extent=MAP_EXTENT, mean_survival=msurv, complete=complete, **kw)
+        kw.update(centrality_scan=centrality_scan.copy(), centrality_edges=CENTRALITY_EDGES.copy())
+    return Result.from_estimates(config, estimates, complete=complete, almond=almond.copy(), map_extent=MAP_EXTENT, **kw)
 
 
 def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snapshot[Result]]:
-    """Generate, decay, absorb and analyse K*0, φ, ρ0; then the scan if asked. Yields after every chunk."""
+    """Generate, decay, absorb and analyse K*0, φ, ρ0; then the scan if asked. Yields after every chunk.
+
+    With ``config.oscar`` set, the file is read and analysed instead (three snapshots; the last holds its Result)."""
     from engines.device import resolve
 
     config = config or Config()
     dev = resolve(device)
+    if config.oscar:
+        yield from _file_stream(config, dev)
+        return
     scan_points = {"energy": len(ENERGIES), "centrality": 1}.get(config.scan, 0)
     total = 3 * config.n_resonances + 3 * config.scan_resonances * scan_points
     done = 0.0
-    runs: dict[str, MesonRun] = {}
+    estimates: dict[str, dict] = {}  # meson -> its estimates (final once the meson is done)
     almond = _almond(config)  # depends on the config only: once per stream, not per snapshot
+    mesons = frozenset({"rho00"})
     with cpu_threads(config.cpu_threads, dev):
         for meson in MESON_NAMES:
             run = MesonRun(meson, config.n_resonances, config, dev)
-            runs[meson] = run
             for frac in run.steps():
-                res = _assemble(config, runs, False, almond)
-                yield Snapshot(min((done + frac * run.n) / total, 0.999), f"{meson}: {int(frac * run.n):,} resonances", res)
+                estimates[meson] = run.estimates()
+                yield Snapshot(min((done + frac * run.n) / total, 0.999), f"{meson}: {int(frac * run.n):,} resonances",
+                               _assemble(config, estimates, False, almond), mesons)
             done += run.n
         energy_scan = centrality_scan = None
         if config.scan == "energy":
@@ -183,20 +157,35 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
                 for i, meson in enumerate(MESON_NAMES):
                     run = MesonRun(meson, config.scan_resonances, cfg_e, dev, map_bins=8)
                     for frac in run.steps():
-                        yield Snapshot(min((done + frac * run.n) / total, 0.999), f"energy scan {e} GeV: {meson}",
-                                       _assemble(config, runs, False, almond, energy_scan=energy_scan))
+                        if frac < 1.0:
+                            yield Snapshot(min((done + frac * run.n) / total, 0.999), f"energy scan {e} GeV: {meson}")
                     done += run.n
                     energy_scan[k, i] = run.estimates()[config.scan_estimator]
+                    yield Snapshot(min(done / total, 0.999), f"energy scan {e} GeV: {meson}",
+                                   _assemble(config, estimates, False, almond, energy_scan=energy_scan), frozenset({"energy_scan"}))
         elif config.scan == "centrality":
             centrality_scan = np.full((len(CENTRALITY_EDGES) - 1, 3, 3, 2), np.nan)
             for i, meson in enumerate(MESON_NAMES):
                 run = MesonRun(meson, config.scan_resonances, config, dev, centrality=(0.0, 80.0), diff="centrality", map_bins=8)
                 for frac in run.steps():
-                    yield Snapshot(min((done + frac * run.n) / total, 0.999), f"centrality scan: {meson}",
-                                   _assemble(config, runs, False, almond, centrality_scan=centrality_scan))
+                    if frac < 1.0:
+                        yield Snapshot(min((done + frac * run.n) / total, 0.999), f"centrality scan: {meson}")
                 done += run.n
                 centrality_scan[:, i] = np.moveaxis(run.estimates()["diff"], 0, 1)
-    yield Snapshot(1.0, "done", _assemble(config, runs, True, almond, energy_scan, centrality_scan))
+                yield Snapshot(min(done / total, 0.999), f"centrality scan: {meson}",
+                               _assemble(config, estimates, False, almond, centrality_scan=centrality_scan), frozenset({"centrality_scan"}))
+    yield Snapshot(1.0, "done", _assemble(config, estimates, True, almond, energy_scan, centrality_scan))
+
+
+def _file_stream(config: Config, dev) -> Iterator[Snapshot[Result]]:
+    """``config.oscar`` read and its decays analysed: the file's Result (see ``reconstruction``)."""
+    name = Path(config.oscar).name
+    yield Snapshot(0.0, f"reading {name}")
+    lists = read_oscar(config.oscar)
+    yield Snapshot(0.5, f"{name}: analysing {len(lists):,} particles of {lists.n_events:,} events")
+    with cpu_threads(config.cpu_threads, dev):
+        result = analyse_events(lists, config)
+    yield Snapshot(1.0, "done", result)
 
 
 def run(config: Config | None = None, device: str = "auto") -> Result:
