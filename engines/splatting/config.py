@@ -1,4 +1,7 @@
-"""The splatting engine's Config: scene, camera path, exact renderer, S² (sort sharing) and RC (radiance caching)."""
+"""The splatting engine's Config: scene, camera path, exact renderer, S² (sort sharing) and RC (radiance caching).
+
+The defaults are the panel's default job: three frames of a 6° orbit of the garden at 192×120, exact against S²+RC.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from dataclasses import dataclass
 from engines.base import ConfigBase, param
 
 METHODS = ("exact", "s2", "rc", "s2+rc")
-SCENES = ("procedural", "garden", "file")
+METHOD_LABELS = {"exact": "exact", "s2": "S²", "rc": "RC", "s2+rc": "S²+RC"}
+SCENES = ("garden", "procedural", "file")
 PATHS = ("orbit", "fly", "cameras", "pose")
 COMPACTION = ("tile", "pixel")
 S2_GUARDS = ("off", "strict")
@@ -16,8 +20,9 @@ S2_GUARDS = ("off", "strict")
 @dataclass(frozen=True)
 class Config(ConfigBase):
     # ---- scene ------------------------------------------------------------------------------------
-    scene: str = param("procedural", "Scene: the embedded procedural scene, the garden built from ../shared/data/garden_points.npz, "
-                       "or a .ply/.splat file (scene_path)", choices=SCENES, group="Scene")
+    scene: str = param("garden", "Scene: the garden (138,766 splats from the Mip-NeRF 360 garden points in resources/splatting, "
+                       "initialised as 3DGS does), the generated procedural scene, or a .ply/.splat file (scene_path)",
+                       choices=SCENES, group="Scene")
     scene_path: str = param("", "Path of a trained-3DGS .ply or antimatter15 .splat file (used when scene = file)", group="Scene",
                             gui=False)
     procedural_gaussians: int = param(30000, "Number of Gaussians in the procedural scene", lo=500, hi=400000, group="Scene")
@@ -26,12 +31,12 @@ class Config(ConfigBase):
                            group="Scene")
     splat_scale: float = param(1.0, "Multiplier on every Gaussian's scale (1 = as stored)", lo=0.05, hi=4.0, group="Scene")
     # ---- camera path ------------------------------------------------------------------------------
-    width: int = param(256, "Image width", unit="px", lo=16, hi=4096, group="Camera")
-    height: int = param(160, "Image height", unit="px", lo=16, hi=4096, group="Camera")
+    width: int = param(192, "Image width", unit="px", lo=16, hi=4096, group="Camera")
+    height: int = param(120, "Image height", unit="px", lo=16, hi=4096, group="Camera")
     path: str = param("orbit", "Camera path: orbit around the scene, fly through it, interpolate the scene's own cameras, "
                       "or one fixed pose (camera_pose)", choices=PATHS, group="Camera")
-    frames: int = param(4, "Frames on the camera path", lo=1, hi=2000, group="Camera")
-    path_degrees: float = param(12.0, "How far the path turns over all frames (orbit angle; fly-through heading change)", unit="deg",
+    frames: int = param(3, "Frames on the camera path", lo=1, hi=2000, group="Camera")
+    path_degrees: float = param(6.0, "How far the path turns over all frames (orbit angle; fly-through heading change)", unit="deg",
                                 lo=0.0, hi=360.0, group="Camera")
     fov_deg: float = param(60.0, "Horizontal field of view of generated cameras", unit="deg", lo=5.0, hi=150.0, group="Camera")
     camera_pose: str = param("", "Fixed pose for path = pose: 12 comma-separated numbers, the world-to-camera matrix's top 3x4 rows "

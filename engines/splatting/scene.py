@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.base import shared_data_dir
+from engines.recorded import resource_dir
 
-from .camera import Camera, look_at
+from .camera import Camera, intrinsics_for, look_at
+from .sh import C0 as SH_C0
 
-SH_C0 = 0.28209479177387814
+GARDEN_FILE = resource_dir("splatting") / "garden_points.npz"  # Apache-2.0, see resources/splatting/README.md
 
 
 def sh_degree_for(coeffs: int) -> int:
@@ -187,30 +188,21 @@ def _quats_z_to(normals: np.ndarray) -> np.ndarray:
 
 
 def procedural_cameras(width: int, height: int, fov_deg: float) -> list[Camera]:
-    from .camera import intrinsics_for
-
     fx, fy, cx, cy = intrinsics_for(width, height, fov_deg)
     return [Camera(look_at([0.0, -6.0, 2.6], [0.0, 0.0, 0.7]), fx, fy, cx, cy, width, height)]
 
 
 # ---- garden scene from real geometry -----------------------------------------------------------
-def garden_available() -> bool:
-    return (shared_data_dir() / "garden_points.npz").is_file()
-
-
 @functools.lru_cache(maxsize=2)
 def garden_scene(opacity: float = 0.7) -> Scene:
-    """Splats from the Mip-NeRF 360 garden point cloud, initialised as 3DGS does (see ../shared/data/README.md).
+    """Splats from the Mip-NeRF 360 garden point cloud (``resources/splatting``), initialised as 3DGS does.
 
     Scale: isotropic, the mean distance to the 3 nearest neighbours; identity rotation; opacity 0.7;
     DC colour (rgb/255 - 0.5) / C0; higher SH bands zero. Cameras: the three real ones (648 x 420).
     """
     from scipy.spatial import cKDTree
 
-    path = shared_data_dir() / "garden_points.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"scene: garden data not found at {path} (allowed: procedural, file)")
-    data = np.load(path)
+    data = np.load(GARDEN_FILE)
     means = data["means3d"].astype(np.float32)
     rgb = data["colors"].astype(np.float64) / 255.0
     dist, _ = cKDTree(means).query(means, k=4)

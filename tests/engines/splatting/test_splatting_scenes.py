@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.base import shared_data_dir
 from engines.splatting import Config
 from engines.splatting.camera import Camera, angle_between_deg, format_pose, interpolate_path, look_at, parse_pose
-from engines.splatting.evaluate import path_cameras, scene_frame
-from engines.splatting.scene import SH_C0, garden_available, procedural_scene
+from engines.splatting.paths import path_cameras, scene_frame
+from engines.splatting.scene import GARDEN_FILE, SH_C0, procedural_scene
 
 
 def test_procedural_scene_is_deterministic_and_seeded():
@@ -20,12 +19,11 @@ def test_procedural_scene_is_deterministic_and_seeded():
     assert np.isfinite(a.sh).all() and (np.abs(a.sh[:, 1:]).max() > 0)  # view-dependent colour present
 
 
-@pytest.mark.skipif(not garden_available(), reason="../shared/data/garden_points.npz not present")
 def test_garden_scene_follows_the_readme_recipe():
     from engines.splatting import garden_scene
 
     s = garden_scene()
-    d = np.load(shared_data_dir() / "garden_points.npz")
+    d = np.load(GARDEN_FILE)
     assert s.n == len(d["means3d"]) and s.sh_degree == 0
     assert np.allclose(s.opacity, 0.7, atol=1e-6)
     assert np.allclose(s.rotations, [1, 0, 0, 0])
