@@ -10,8 +10,18 @@ from .bench import bench
 from .camera import Camera, fly_path, format_pose, intrinsics_for, look_at, orbit_path
 from .config import METHOD_LABELS, Config
 from .engine import load_config_scene, render_image, run, stream
-from .formats import SceneFileError, load_scene, read_cameras_json, read_ply, read_splat, write_cameras_json, write_ply, write_splat
-from .paths import default_camera, path_cameras, scene_frame
+from .formats import (
+                      SceneFileError,
+                      cameras_beside,
+                      load_scene,
+                      read_cameras_json,
+                      read_ply,
+                      read_splat,
+                      write_cameras_json,
+                      write_ply,
+                      write_splat,
+)
+from .paths import default_camera, framing_camera, path_cameras, robust_bounds, scene_frame
 from .pipeline import psnr, ssim
 from .result import COLORS, HIT_COLORS, HIT_KINDS, TARGET, Result
 from .scene import Scene, garden_scene, procedural_scene
@@ -19,7 +29,7 @@ from .sort_sharing import ResortRule
 from .viewer import OrbitControl, SortResult, ViewSorter, pick_depth
 
 __all__ = ["Config", "Result", "stream", "run", "bench", "render_image", "load_config_scene", "path_cameras", "default_camera",
-           "scene_frame", "Scene", "Camera", "procedural_scene", "garden_scene", "load_scene", "read_ply", "write_ply", "read_splat",
-           "write_splat", "read_cameras_json", "write_cameras_json", "SceneFileError", "orbit_path", "fly_path", "look_at",
-           "format_pose", "intrinsics_for", "psnr", "ssim", "ResortRule", "ViewSorter", "SortResult", "OrbitControl", "pick_depth",
-           "METHOD_LABELS", "COLORS", "HIT_COLORS", "HIT_KINDS", "TARGET"]
+           "scene_frame", "framing_camera", "robust_bounds", "Scene", "Camera", "procedural_scene", "garden_scene", "load_scene",
+           "read_ply", "write_ply", "read_splat", "write_splat", "read_cameras_json", "write_cameras_json", "SceneFileError",
+           "cameras_beside", "orbit_path", "fly_path", "look_at", "format_pose", "intrinsics_for", "psnr", "ssim", "ResortRule",
+           "ViewSorter", "SortResult", "OrbitControl", "pick_depth", "METHOD_LABELS", "COLORS", "HIT_COLORS", "HIT_KINDS", "TARGET"]

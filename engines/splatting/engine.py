@@ -16,7 +16,7 @@ from engines.device import resolve
 
 from .camera import Camera, format_pose
 from .config import Config
-from .formats import load_scene
+from .formats import cameras_beside, load_scene
 from .paths import path_cameras
 from .pipeline import Renderer, psnr, ssim
 from .rasterizer import Frame, to_device
@@ -32,7 +32,7 @@ def _procedural(n: int, seed: int) -> Scene:
 
 
 @functools.lru_cache(maxsize=2)
-def _file_scene(path: str, mtime: float) -> Scene:
+def _file_scene(path: str, mtime: float, cameras_mtime: float | None) -> Scene:
     return load_scene(path)
 
 
@@ -46,13 +46,15 @@ def load_config_scene(cfg: Config) -> Scene:
         p = Path(cfg.scene_path)
         if not p.is_file():
             raise ValueError(f"scene_path: no such file {cfg.scene_path!r}")
-        return _file_scene(str(p.resolve()), p.stat().st_mtime)
+        cams = cameras_beside(p)
+        return _file_scene(str(p.resolve()), p.stat().st_mtime, cams.stat().st_mtime if cams else None)
 
 
 def _empty_result(cfg: Config, scene: Scene, dev: torch.device, frames: int) -> Result:
     H, W = cfg.height, cfg.width
     z = np.zeros(frames)
-    return Result(cfg, scene.name, scene.n, W, H, str(dev), 0, exact_ms=z.copy(), method_ms=z.copy(), exact_stage_ms=np.zeros((frames, 5)),
+    return Result(cfg, scene.name, scene.n, W, H, str(dev), 0, scene_file=scene.source, cameras_file=scene.cameras_source,
+                  exact_ms=z.copy(), method_ms=z.copy(), exact_stage_ms=np.zeros((frames, 5)),
                   method_stage_ms=np.zeros((frames, 5)), psnr_db=z.copy(), ssim=z.copy(), hit_rate=z.copy(), work_skipped=z.copy(),
                   resorted=z.copy(), exact_evals=z.copy(), method_evals=z.copy(), rgb_exact=np.zeros((H, W, 3), np.float32),
                   rgb_method=np.zeros((H, W, 3), np.float32), depth_exact=np.zeros((H, W), np.float32),

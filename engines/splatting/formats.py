@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .camera import Camera
-from .scene import SH_C0, Scene, sh_degree_for
+from .scene import SH_C0, Scene, sh_degree_for, up_from_cameras
 
 _PLY_TYPES = {
     "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2", "ushort": "u2", "uint16": "u2",
@@ -30,17 +30,33 @@ class SceneFileError(ValueError):
     """A malformed scene file; the message names the file and what is wrong."""
 
 
-def load_scene(path: str | Path) -> Scene:
-    """Read a ``.ply`` or ``.splat`` file by its extension."""
+def cameras_beside(path: str | Path) -> Path | None:
+    """The ``cameras.json`` that belongs to a scene file: in its folder, or at the root of 3DGS's output layout
+    (``<model>/point_cloud/iteration_N/point_cloud.ply`` beside ``<model>/cameras.json``); None if there is none."""
     p = Path(path)
-    if not p.is_file():
-        raise SceneFileError(f"scene_path: no such file {str(p)!r}")
+    candidates = [p.parent / "cameras.json"]
+    if p.parent.parent.name == "point_cloud":
+        candidates.append(p.parent.parent.parent / "cameras.json")
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def load_scene(path: str | Path) -> Scene:
+    """Read a ``.ply`` or ``.splat`` file by its extension, with the cameras of a ``cameras.json`` beside it (if any)."""
+    p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".ply":
-        return read_ply(p)
-    if suffix == ".splat":
-        return read_splat(p)
-    raise SceneFileError(f"scene_path: {p.name}: unknown extension {suffix!r} (allowed: .ply, .splat)")
+        scene = read_ply(p)
+    elif suffix == ".splat":
+        scene = read_splat(p)
+    else:
+        raise SceneFileError(f"{p}: unknown extension {suffix!r} (allowed: .ply, .splat)")
+    scene.source = str(p)
+    cams = cameras_beside(p)
+    if cams is not None:
+        scene.cameras = read_cameras_json(cams)
+        scene.cameras_source = str(cams)
+        scene.up = up_from_cameras(scene.cameras)
+    return scene
 
 
 # ---- .ply --------------------------------------------------------------------------------------------
@@ -249,5 +265,5 @@ def write_cameras_json(cameras: list[Camera], path: str | Path) -> Path:
     return p
 
 
-__all__ = ["SceneFileError", "load_scene", "read_ply", "write_ply", "read_splat", "write_splat", "read_cameras_json",
+__all__ = ["SceneFileError", "load_scene", "cameras_beside", "read_ply", "write_ply", "read_splat", "write_splat", "read_cameras_json",
            "write_cameras_json", "sh_degree_for"]

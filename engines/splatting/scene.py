@@ -41,6 +41,8 @@ class Scene:
     cameras: list[Camera] = field(default_factory=list)
     name: str = "scene"
     up: tuple = (0.0, 0.0, 1.0)
+    source: str = ""  # the file it was read from ("" for a generated scene)
+    cameras_source: str = ""  # the cameras.json its cameras came from ("" when none was found)
 
     def __post_init__(self):
         n = len(self.means)
@@ -187,6 +189,12 @@ def _quats_z_to(normals: np.ndarray) -> np.ndarray:
     return q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
+def up_from_cameras(cams: list[Camera]) -> tuple:
+    """OpenCV cameras have y pointing down: "up" in the world is minus their mean y axis."""
+    up = -np.mean([c.rotation[1] for c in cams], axis=0)
+    return tuple(up / np.linalg.norm(up))
+
+
 def procedural_cameras(width: int, height: int, fov_deg: float) -> list[Camera]:
     fx, fy, cx, cy = intrinsics_for(width, height, fov_deg)
     return [Camera(look_at([0.0, -6.0, 2.6], [0.0, 0.0, 0.7]), fx, fy, cx, cy, width, height)]
@@ -214,9 +222,6 @@ def garden_scene(opacity: float = 0.7) -> Scene:
     cams = [Camera(data["viewmats"][i].astype(np.float64), *(float(v) for v in (data["Ks"][i][0, 0], data["Ks"][i][1, 1],
                                                                               data["Ks"][i][0, 2], data["Ks"][i][1, 2])), W, H)
             for i in range(len(data["viewmats"]))]
-    # OpenCV cameras with y down: "up" in the world is minus the mean camera y axis
-    up = -np.mean([c.rotation[1] for c in cams], axis=0)
-    up /= np.linalg.norm(up)
     return Scene(means, sh, np.full(n, _logit(opacity), np.float32), np.log(np.c_[s, s, s]).astype(np.float32),
                  np.tile(np.array([1, 0, 0, 0], np.float32), (n, 1)), normals=np.zeros_like(means), cameras=cams, name="garden",
-                 up=tuple(up))
+                 up=up_from_cameras(cams))

@@ -79,6 +79,10 @@ class SplatViewerPanel(Panel):
         self.engine_view.show_result(r)
         if snap.progress >= 1.0:  # wall-clock figures vary run to run: the tooltip and the log, never the pixels
             d = r.details()
+            if r.scene_file:
+                camera = f"its first camera from {Path(r.cameras_file).name}" if r.cameras_file else "a camera framing its splats"
+                self.set_source(f"Showing: {Path(r.scene_file).name} ({r.gaussians:,} splats; {camera}) · "
+                                "choose scene = garden or procedural and Run to go back")
             tip = (f"Wall clock on this machine: {d['speedup']:.2f}× ({d['method_ms_mean']:.0f} vs {d['exact_ms_mean']:.0f} ms/frame, "
                    "method vs exact); it varies from run to run, so the banner shows the deterministic work ratio")
             self.headline.setToolTip(tip)

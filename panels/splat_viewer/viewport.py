@@ -115,7 +115,8 @@ class ViewportController(QObject):
         self.fly_box.toggled.connect(self._set_fly)
         self.frame_button = QPushButton(f"Frame the scene ({FRAME_KEY})")
         self.frame_button.setToolTip("Back to a view that frames the scene: its first camera (cameras.json), or, without cameras, "
-                                     f"the central 90 % of the splats seen from outside; key {FRAME_KEY} in the viewport")
+                                     "the central 80 % of the splats (10th–90th percentile per axis) seen from outside; "
+                                     f"key {FRAME_KEY} in the viewport")
         self.frame_button.clicked.connect(self.frame_scene)
         for w in (QLabel("mode"), self.mode_box, self.s2_box, self.fly_box, self.frame_button):
             row.addWidget(w)
@@ -194,9 +195,10 @@ class ViewportController(QObject):
         self.message.emit(f"{scene.name}: {scene.n:,} splats")
 
     def _frame_camera(self, cfg: sp.Config) -> None:
-        center, _, _, up = sp.scene_frame(self.scene)
-        cam = sp.default_camera(cfg, self.scene)
-        self.orbit = sp.OrbitControl.from_camera(cam, center, up)
+        """The engine's framing camera for this scene at the viewport's size; the orbit turns about the point it looks at."""
+        w, h = max(self.gl.width(), 16), max(self.gl.height(), 16)
+        cam, target = sp.framing_camera(self.scene, w, h, cfg.fov_deg)
+        self.orbit = sp.OrbitControl.from_camera(cam, target, self.scene.up)
         self._fov_cam = cam
 
     def frame_scene(self) -> None:

@@ -218,3 +218,64 @@ def test_a_frame_of_an_older_request_never_replaces_a_newer_one(panel, qtbot):
     older.seq, older.image = newer.seq - 1, np.zeros_like(newer.image)
     panel.viewport._on_frame(older)
     assert panel.viewport.gl.frame is newer and panel.viewport.last_frame is newer
+
+
+def _far_scene(outliers: float = 0.12):
+    """The procedural scene moved 4,800 units from the origin, 12 % of its splats thrown far around it (floaters)."""
+    s = procedural_scene(6000, seed=3)
+    rng = np.random.default_rng(0)
+    m = s.means.astype(np.float64) + [4000.0, -2500.0, 900.0]
+    k = int(outliers * s.n)
+    d = rng.normal(size=(k, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    m[:k] = m[:k].mean(0) + d * rng.uniform(200, 600, (k, 1))
+    s.means = m.astype(np.float32)
+    return s
+
+
+def _coverage(alpha) -> float:
+    return float((np.asarray(alpha, float) > 0.5).mean())
+
+
+@pytest.mark.parametrize("with_cameras", [False, True])
+def test_an_opened_ply_far_from_the_origin_fills_the_first_frame(panel, qtbot, tmp_path, with_cameras):
+    import json
+
+    from engines.splatting import Camera, look_at, write_cameras_json, write_ply
+
+    scene = _far_scene()
+    path = write_ply(scene, tmp_path / "far.ply")
+    centre = np.median(scene.means[len(scene.means) // 8:], axis=0)
+    cam = None
+    if with_cameras:  # a real camera beside the file: the view starts there (its own field of view)
+        cam = Camera(look_at(centre + [2.0, -5.5, 2.5], centre + [0.0, 0.0, 0.5]), 300.0, 300.0, 160.0, 100.0, 320, 200)
+        write_cameras_json([cam], tmp_path / "cameras.json")
+    panel.set_config(panel.config().replace(width=80, height=50, frames=1))
+    panel.open_file(str(path))
+    vp = panel.viewport
+    qtbot.waitUntil(lambda: vp.scene is not None and vp.scene.name == "far", timeout=20_000)
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.scene == "far", timeout=60_000)
+    r = panel.result
+    assert _coverage(r.alpha_exact) > 0.25  # the engine's first (only) frame: the object, not background
+    frame = vp.render_now()
+    assert _coverage(frame.image[..., 3] / 255.0) > 0.25  # and the viewport's first frame
+    if with_cameras:
+        assert np.allclose(vp.current_camera().position, cam.position, atol=1e-3)
+        assert np.allclose(vp.current_camera().forward, cam.forward, atol=1e-6)
+        assert r.cameras_file.endswith("cameras.json") and "cameras.json" in panel.source
+    else:
+        assert r.cameras_file == "" and "framing its splats" in panel.source
+    # the frame-the-scene key brings the view back after the user turned away (framed for the viewport's size)
+    from engines.splatting import framing_camera
+
+    vp.orbit.orbit(150.0, 30.0)
+    vp.orbit.zoom(5.0)
+    framed = framing_camera(vp.scene, vp.gl.width(), vp.gl.height(), panel.config().fov_deg)[0]
+    assert not np.allclose(vp.current_camera().position, framed.position)
+    vp.gl.key_pressed.emit("C")
+    assert np.allclose(vp.current_camera().position, framed.position, atol=1e-6)
+    assert np.allclose(vp.current_camera().forward, framed.forward, atol=1e-6)
+    # export says what was opened
+    out = panel.export(tmp_path / "export")
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["scene_file"] == str(path) and json.loads((out / "source.json").read_text())["showing"] == panel.source
