@@ -6,17 +6,17 @@ import functools
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from engines.base import Snapshot, consume
 from engines.device import resolve
+from engines.inputs import regular_file
 
 from .camera import Camera, format_pose
 from .config import Config
-from .formats import cameras_beside, load_scene
+from .formats import SceneFileError, cameras_beside, load_scene
 from .paths import path_cameras
 from .pipeline import Renderer, psnr, ssim
 from .rasterizer import Frame, to_device
@@ -43,9 +43,7 @@ def load_config_scene(cfg: Config) -> Scene:
             return _procedural(cfg.procedural_gaussians, cfg.seed)
         if cfg.scene == "garden":
             return garden_scene()
-        p = Path(cfg.scene_path)
-        if not p.is_file():
-            raise ValueError(f"scene_path: no such file {cfg.scene_path!r}")
+        p = regular_file(cfg.scene_path, SceneFileError)  # a FIFO or a device is refused before anything reads it
         cams = cameras_beside(p)
         return _file_scene(str(p.resolve()), p.stat().st_mtime, cams.stat().st_mtime if cams else None)
 
