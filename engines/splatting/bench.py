@@ -1,4 +1,5 @@
-"""Bench: exact vs S² vs RC vs S²+RC on the same camera path, one process, a sweep of settings; the Pareto front.
+"""Bench: exact vs S² vs RC vs S²+RC on the same camera path, one process, a sweep of settings; the Pareto front; and the
+contention benchmark (frame times beside a busy neighbour under the old and the new thread policy, :mod:`contention`).
 
 Per scene, the exact renderer and every setting (each with its own S² state and cache) render the same
 path, interleaved frame by frame with a rotating order, so a change of machine load during the run
@@ -92,8 +93,9 @@ def bench_scene(name: str, scene, base: Config, settings: list[dict], device, pr
     ), done + 1
 
 
-def bench(quick: bool = False, device: str = "auto", progress=None) -> dict:
-    """Exact vs S², RC and S²+RC over a sweep of settings on the procedural scene and the garden."""
+def bench(quick: bool = False, device: str = "auto", progress=None, contention: bool = True) -> dict:
+    """Exact vs S², RC and S²+RC over a sweep of settings on the procedural scene and the garden; then (``contention``)
+    exact frame times beside a busy neighbour process under three thread policies (:mod:`contention`)."""
     dev = resolve(device)
     torch.manual_seed(0)
     settings = _settings(quick)
@@ -106,12 +108,17 @@ def bench(quick: bool = False, device: str = "auto", progress=None) -> dict:
     gcfg = Config(scene="garden", width=162 if quick else 324, height=105 if quick else 210, frames=F, path="orbit",
                   path_degrees=12.0, sh_degree=0)
     scenes.append(("garden", garden_scene(), gcfg))
-    total = len(scenes)
+    total = len(scenes) + (1 if contention else 0)
     out, done = {}, 0
     for name, scene, cfg in scenes:
         out[name], done = bench_scene(name, scene, cfg, settings, dev, progress, done, total)
+    busy = None
+    if contention:
+        from .contention import contention_bench  # (imported here: the module also runs as the benchmark's worker process)
+
+        busy = contention_bench(quick, progress=(lambda text: progress(Snapshot(done / total, text))) if progress else None)
     if progress:
         progress(Snapshot(1.0, "done"))
-    return dict(scenes=out, device=str(dev), quick=quick, torch_threads=torch.get_num_threads(),
+    return dict(scenes=out, contention=busy, device=str(dev), quick=quick, torch_threads=torch.get_num_threads(),
                 target=dict(speedup=TARGET_SPEEDUP, psnr_mean_db=TARGET_PSNR_DB),
                 paper={k: f.to_dict() for k, f in Result.PAPER.items()})

@@ -40,3 +40,20 @@ def test_viewport_and_renderer_share_one_sort_rule():
         viewport_sorts = [not sorter.sort(c, rule).reused for c in cams]
         assert renderer_sorts == viewport_sorts
         assert sum(renderer_sorts) == (12 if window == 1 else (6 if angle == 5.0 else 3))
+
+
+def test_contention_worker_reports_every_frame_and_its_thread_policy():
+    # the benchmark's worker (run in a subprocess by the bench, one per policy): frame times and the policy it ran under
+    import torch
+
+    from engines.splatting.contention import _stats, worker
+
+    before = torch.get_num_threads()
+    try:
+        out = worker(1, 2, width=48, height=32)
+    finally:
+        torch.set_num_threads(before)
+    assert len(out["frame_ms"]) == 2 and min(out["frame_ms"]) > 0
+    assert out["threads"]["torch_threads"] == 1 and out["threads"]["OMP_WAIT_POLICY"]
+    s = _stats([1.0, 2.0, 3.0, 10.0])
+    assert s["median_ms"] == 2.5 and s["max_ms"] == 10.0 and 3.0 < s["p95_ms"] < 10.0
