@@ -48,7 +48,7 @@ class Config(ConfigBase):
     scene_path: str = param("", "Path of a trained-3DGS .ply or antimatter15 .splat file (used when scene = file)", group="Scene",
                             gui=False)
     procedural_gaussians: int = param(30000, "Number of Gaussians in the procedural scene", lo=500, hi=400000, group="Scene")
-    seed: int = param(0, "Seed of every random choice (procedural scene, path jitter)", lo=0, hi=2**32 - 1, group="Scene")
+    seed: int = param(0, "Seed of every random choice (procedural scene, path jitter)", lo=0, hi=2**31 - 1, group="Scene")
     sh_degree: int = param(3, "Highest spherical-harmonics band used for colour (capped by the scene's own degree)", lo=0, hi=3,
                            group="Scene")
     splat_scale: float = param(1.0, "Multiplier on every Gaussian's scale (1 = as stored)", lo=0.05, hi=4.0, group="Scene")
