@@ -1,4 +1,5 @@
-"""Bench: exact vs S² vs RC vs S²+RC on the same camera path, one process, a sweep of settings; the Pareto front.
+"""Bench: exact vs S² vs RC vs S²+RC on the same camera path, one process, a sweep of settings; the Pareto front; and the
+contention benchmark (frame times beside a busy neighbour under the old and the new thread policy, :mod:`contention`).
 
 Per scene, the exact renderer and every setting (each with its own S² state and cache) render the same
 path, interleaved frame by frame with a rotating order, so a change of machine load during the run
@@ -16,12 +17,14 @@ from engines.base import Snapshot
 from engines.device import resolve
 
 from .config import Config
-from .evaluate import PAPER_PSNR_LOSS_DB, PAPER_SPEEDUP, STAGES, path_cameras
+from .paths import path_cameras
 from .pipeline import Renderer, psnr, ssim
 from .rasterizer import to_device
-from .scene import garden_available, garden_scene, procedural_scene
+from .result import STAGES, TARGET, Result
+from .scene import garden_scene, procedural_scene
 
-TARGET_SPEEDUP, TARGET_PSNR_DB = 1.5, 35.0
+# the wall-clock counterpart of the Result's target: at least 1.5× faster than exact at a mean PSNR of at least 35 dB
+TARGET_SPEEDUP, TARGET_PSNR_DB = TARGET["work_ratio"].value, TARGET["psnr_mean_db"].value
 
 
 def _settings(quick: bool) -> list[dict]:
@@ -90,8 +93,9 @@ def bench_scene(name: str, scene, base: Config, settings: list[dict], device, pr
     ), done + 1
 
 
-def bench(quick: bool = False, device: str = "auto", progress=None) -> dict:
-    """Exact vs S², RC and S²+RC over a sweep of settings on the procedural scene and (when present) the garden."""
+def bench(quick: bool = False, device: str = "auto", progress=None, contention: bool = True) -> dict:
+    """Exact vs S², RC and S²+RC over a sweep of settings on the procedural scene and the garden; then (``contention``)
+    exact frame times beside a busy neighbour process under three thread policies (:mod:`contention`)."""
     dev = resolve(device)
     torch.manual_seed(0)
     settings = _settings(quick)
@@ -99,19 +103,22 @@ def bench(quick: bool = False, device: str = "auto", progress=None) -> dict:
     F = 3 if quick else 8
     proc = Config(scene="procedural", width=160 if quick else 256, height=100 if quick else 160, frames=F, path="orbit", path_degrees=12.0)
     scenes.append(("procedural", procedural_scene(proc.procedural_gaussians, 0), proc))
-    if garden_available():
-        # an orbit about the point the three real cameras look at, starting at the first one: 1.7° per frame, the
-        # frame-to-frame coherence of an interactive viewer (the three cameras themselves are ~45° apart)
-        gcfg = Config(scene="garden", width=162 if quick else 324, height=105 if quick else 210, frames=F, path="orbit",
-                      path_degrees=12.0, sh_degree=0)
-        scenes.append(("garden", garden_scene(), gcfg))
-    total = len(scenes)
+    # the garden: an orbit about the point the three real cameras look at, starting at the first one: 1.7° per frame,
+    # the frame-to-frame coherence of an interactive viewer (the three cameras themselves are ~45° apart)
+    gcfg = Config(scene="garden", width=162 if quick else 324, height=105 if quick else 210, frames=F, path="orbit",
+                  path_degrees=12.0, sh_degree=0)
+    scenes.append(("garden", garden_scene(), gcfg))
+    total = len(scenes) + (1 if contention else 0)
     out, done = {}, 0
     for name, scene, cfg in scenes:
         out[name], done = bench_scene(name, scene, cfg, settings, dev, progress, done, total)
+    busy = None
+    if contention:
+        from .contention import contention_bench  # (imported here: the module also runs as the benchmark's worker process)
+
+        busy = contention_bench(quick, progress=(lambda text: progress(Snapshot(done / total, text))) if progress else None)
     if progress:
         progress(Snapshot(1.0, "done"))
-    return dict(scenes=out, device=str(dev), quick=quick, torch_threads=torch.get_num_threads(),
+    return dict(scenes=out, contention=busy, device=str(dev), quick=quick, torch_threads=torch.get_num_threads(),
                 target=dict(speedup=TARGET_SPEEDUP, psnr_mean_db=TARGET_PSNR_DB),
-                paper=dict(speedup=PAPER_SPEEDUP, psnr_loss_db=PAPER_PSNR_LOSS_DB),
-                garden_skipped=None if garden_available() else "../shared/data/garden_points.npz not found")
+                paper={k: f.to_dict() for k, f in Result.PAPER.items()})

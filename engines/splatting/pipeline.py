@@ -4,10 +4,11 @@ S² — Lumina's sort sharing, reconstructed. Reading: at a reference pose the G
 footprints widened by ``s2_margin_px`` (a wider field of view: Gaussians just outside the image are kept
 too), binned and sorted by (tile, depth) once. The following frames reuse those per-tile lists and their
 depth order as they are and only re-project and re-shade: the means, conics, opacities and colours used in
-blending are the current frame's, the membership and order are the reference's. A new sort happens after
-``s2_window`` frames, when the view turns more than ``s2_max_angle_deg`` or moves more than
-``s2_max_translation``, and — with ``s2_guard = strict`` — as soon as a visible Gaussian's footprint leaves
-its widened reference footprint (then no Gaussian can be missing from a list; only the order is stale).
+blending are the current frame's, the membership and order are the reference's. A new sort happens by
+:class:`sort_sharing.ResortRule` (after ``s2_window`` frames, when the view turns more than ``s2_max_angle_deg`` or
+moves more than ``s2_max_translation``; the live viewport follows the same rule), and — with
+``s2_guard = strict`` — as soon as a visible Gaussian's footprint leaves its widened reference footprint (then no
+Gaussian can be missing from a list; only the order is stale).
 
 RC — see :mod:`radiance_cache`. After the look-up the pixels still to blend are either left in their tiles
 (tiles with no such pixel are skipped: ``rc_compaction = tile``) or packed densely into rows of
@@ -21,7 +22,7 @@ import math
 import numpy as np
 import torch
 
-from .camera import Camera, angle_between_deg
+from .camera import Camera
 from .config import Config
 from .radiance_cache import RadianceCache, cache_keys, quantised_position, share_in_frame
 from .rasterizer import (
@@ -44,6 +45,7 @@ from .rasterizer import (
     sort_pairs,
     to_image,
 )
+from .sort_sharing import ResortRule
 
 
 def _select(p: Projected, rows: torch.Tensor) -> Projected:
@@ -75,17 +77,8 @@ class SortShare:
         self.sorts = 0
 
     def needs_sort(self, cam: Camera, cfg: Config) -> str:
-        if self.ref is None:
-            return "first frame"
-        if (cam.width, cam.height) != (self.ref.width, self.ref.height):
-            return "resolution"
-        if self.age >= cfg.s2_window:
-            return "window"
-        if angle_between_deg(cam, self.ref) > cfg.s2_max_angle_deg:
-            return "angle"
-        if float(np.linalg.norm(cam.position - self.ref.position)) > cfg.s2_max_translation:
-            return "translation"
-        return ""
+        """Why ``cam`` needs a new shared sort ('' = none): the config's :class:`ResortRule`."""
+        return ResortRule.from_config(cfg).reason(self.ref, cam, self.age)
 
 
 class Renderer:

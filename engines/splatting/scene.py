@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.base import shared_data_dir
+from engines.recorded import resource_dir
 
-from .camera import Camera, look_at
+from .camera import Camera, intrinsics_for, look_at
+from .sh import C0 as SH_C0
 
-SH_C0 = 0.28209479177387814
+GARDEN_FILE = resource_dir("splatting") / "garden_points.npz"  # Apache-2.0, see resources/splatting/README.md
 
 
 def sh_degree_for(coeffs: int) -> int:
@@ -40,6 +41,8 @@ class Scene:
     cameras: list[Camera] = field(default_factory=list)
     name: str = "scene"
     up: tuple = (0.0, 0.0, 1.0)
+    source: str = ""  # the file it was read from ("" for a generated scene)
+    cameras_source: str = ""  # the cameras.json its cameras came from ("" when none was found)
 
     def __post_init__(self):
         n = len(self.means)
@@ -186,31 +189,28 @@ def _quats_z_to(normals: np.ndarray) -> np.ndarray:
     return q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
-def procedural_cameras(width: int, height: int, fov_deg: float) -> list[Camera]:
-    from .camera import intrinsics_for
+def up_from_cameras(cams: list[Camera]) -> tuple:
+    """OpenCV cameras have y pointing down: "up" in the world is minus their mean y axis."""
+    up = -np.mean([c.rotation[1] for c in cams], axis=0)
+    return tuple(up / np.linalg.norm(up))
 
+
+def procedural_cameras(width: int, height: int, fov_deg: float) -> list[Camera]:
     fx, fy, cx, cy = intrinsics_for(width, height, fov_deg)
     return [Camera(look_at([0.0, -6.0, 2.6], [0.0, 0.0, 0.7]), fx, fy, cx, cy, width, height)]
 
 
 # ---- garden scene from real geometry -----------------------------------------------------------
-def garden_available() -> bool:
-    return (shared_data_dir() / "garden_points.npz").is_file()
-
-
 @functools.lru_cache(maxsize=2)
 def garden_scene(opacity: float = 0.7) -> Scene:
-    """Splats from the Mip-NeRF 360 garden point cloud, initialised as 3DGS does (see ../shared/data/README.md).
+    """Splats from the Mip-NeRF 360 garden point cloud (``resources/splatting``), initialised as 3DGS does.
 
     Scale: isotropic, the mean distance to the 3 nearest neighbours; identity rotation; opacity 0.7;
     DC colour (rgb/255 - 0.5) / C0; higher SH bands zero. Cameras: the three real ones (648 x 420).
     """
     from scipy.spatial import cKDTree
 
-    path = shared_data_dir() / "garden_points.npz"
-    if not path.is_file():
-        raise FileNotFoundError(f"scene: garden data not found at {path} (allowed: procedural, file)")
-    data = np.load(path)
+    data = np.load(GARDEN_FILE)
     means = data["means3d"].astype(np.float32)
     rgb = data["colors"].astype(np.float64) / 255.0
     dist, _ = cKDTree(means).query(means, k=4)
@@ -222,9 +222,6 @@ def garden_scene(opacity: float = 0.7) -> Scene:
     cams = [Camera(data["viewmats"][i].astype(np.float64), *(float(v) for v in (data["Ks"][i][0, 0], data["Ks"][i][1, 1],
                                                                               data["Ks"][i][0, 2], data["Ks"][i][1, 2])), W, H)
             for i in range(len(data["viewmats"]))]
-    # OpenCV cameras with y down: "up" in the world is minus the mean camera y axis
-    up = -np.mean([c.rotation[1] for c in cams], axis=0)
-    up /= np.linalg.norm(up)
     return Scene(means, sh, np.full(n, _logit(opacity), np.float32), np.log(np.c_[s, s, s]).astype(np.float32),
                  np.tile(np.array([1, 0, 0, 0], np.float32), (n, 1)), normals=np.zeros_like(means), cameras=cams, name="garden",
-                 up=tuple(up))
+                 up=up_from_cameras(cams))

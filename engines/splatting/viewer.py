@@ -4,7 +4,8 @@ A GL viewer draws each Gaussian as a screen-space ellipse, back to front, with t
 :func:`rasterizer.project` computed in its vertex shader; what it needs from the engine is the activated
 scene (centres, 3D covariances, opacities), colours for a view (SH), and a back-to-front order. S²
 applies here too: :class:`ViewSorter` reuses the last order for ``window`` requests unless the view
-turned or moved past the thresholds.
+turned or moved past the thresholds: the engine's own rule (:class:`sort_sharing.ResortRule`), with the
+Config's ``s2_window``, ``s2_max_angle_deg`` and ``s2_max_translation``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .camera import Camera, look_at
 from .rasterizer import quat_scale_to_cov
 from .scene import Scene
 from .sh import eval_sh
+from .sort_sharing import ResortRule
 
 
 def gl_arrays(scene: Scene) -> dict[str, np.ndarray]:
@@ -43,7 +45,7 @@ class SortResult:
 
 
 class ViewSorter:
-    """Back-to-front order and SH colours for a view; with ``s2`` the last sort is shared until the view moves past thresholds."""
+    """Back-to-front order and SH colours for a view; with a :class:`ResortRule` the last sort is shared until it says re-sort."""
 
     def __init__(self, scene: Scene, sh_degree: int = 3, near: float = 0.2):
         self.scene, self.near = scene, near
@@ -78,13 +80,12 @@ class ViewSorter:
         d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return (eval_sh(self.sh, d, self.sh_degree) + 0.5).clamp_min(0.0).numpy()
 
-    def sort(self, cam: Camera, s2: bool = True, window: int = 6, max_angle_deg: float = 5.0, max_translation: float = 0.5) -> SortResult:
+    def sort(self, cam: Camera, rule: ResortRule | None = None) -> SortResult:
+        """The back-to-front order for ``cam``: shared from the last sort while ``rule`` allows it (None: S² off)."""
         t0 = time.perf_counter()
-        if s2 and self._last is not None and self._ref is not None and self._age < window:
-            ang = math.degrees(math.acos(max(-1.0, min(1.0, (np.trace(cam.rotation @ self._ref.rotation.T) - 1) / 2))))
-            if ang <= max_angle_deg and np.linalg.norm(cam.position - self._ref.position) <= max_translation:
-                self._age += 1
-                return SortResult(self._last.order, None, True, 1000 * (time.perf_counter() - t0), self._last.depth_range)
+        if rule is not None and self._last is not None and not rule.reason(self._ref, cam, self._age):
+            self._age += 1
+            return SortResult(self._last.order, None, True, 1000 * (time.perf_counter() - t0), self._last.depth_range)
         R, t = cam.viewmat[:3, :3].astype(np.float32), cam.viewmat[:3, 3].astype(np.float32)
         p = self.scene.means @ R.T + t
         z = p[:, 2]
@@ -105,14 +106,13 @@ class ViewSorter:
             self._colors = colors
         return res
 
-    def view(self, cam: Camera, s2: bool = True, window: int = 6, max_angle_deg: float = 5.0,
-             max_translation: float = 0.5) -> tuple[SortResult, np.ndarray | None]:
+    def view(self, cam: Camera, rule: ResortRule | None = None) -> tuple[SortResult, np.ndarray | None]:
         """The (possibly shared) back-to-front order for ``cam`` and the splat colours when they changed (else None).
 
         S² shares the order, never the shading: with view-dependent colour (SH degree > 0) they are re-evaluated
         for every view.
         """
-        res = self.sort(cam, s2, window, max_angle_deg, max_translation)
+        res = self.sort(cam, rule)
         if res.reused and self.view_dependent:
             self._colors = self.colors(cam).astype(np.float32)
             return res, self._colors

@@ -4,7 +4,7 @@ Every splat is projected in the vertex shader with the exact rasteriser's EWA co
 Σ' = J W Σ Wᵀ Jᵀ + 0.3 I (J with the 1.3× field-of-view clamp), and spans the ellipse out to r = √(2 ln(255 o))
 standard deviations, where α reaches 1/255; the fragment shader evaluates α = min(0.99, o e^{-q/2}) and discards
 α < 1/255. Splats arrive sorted back to front (S² shares one sort over several frames, see
-:class:`engines.splatting.viewer.ViewSorter`) and are blended with premultiplied "over", which equals the
+:class:`engines.splatting.ViewSorter`) and are blended with premultiplied "over", which equals the
 rasteriser's front-to-back compositing.
 
 At rest each splat is a quad along its ellipse's eigen-axes (two triangles, the tightest cover). While the
@@ -39,8 +39,7 @@ from vispy import gloo
 from vispy.gloo import gl
 from vispy.gloo.context import FakeCanvas, set_current_canvas
 
-from engines.splatting.camera import Camera
-from engines.splatting.viewer import SortResult, ViewSorter
+from engines.splatting import Camera, SortResult, ViewSorter
 
 log = logging.getLogger("workbench.panels")
 
@@ -405,7 +404,7 @@ class RenderThread(QObject):
         degree = min(params.get("sh_degree", sorter.sh_degree), sorter.scene.sh_degree)
         if degree != sorter.sh_degree:
             sorter.set_sh_degree(degree)  # the next sort re-evaluates the colours
-        sort, colors = sorter.view(cam, s2=params.get("s2", True), window=params.get("window", 6))
+        sort, colors = sorter.view(cam, params.get("rule"))  # the engine's S² rule (None: sort every view)
         with _gl_lock:
             set_current_canvas(canvas)
             if renderer.sorter is not sorter:

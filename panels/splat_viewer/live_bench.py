@@ -22,18 +22,19 @@ def measure(scene: str = "garden", size=(648, 420), seconds: float = 6.0, moving
     from PySide6.QtCore import QTimer
 
     from app.jobs import JobRunner
-    from engines.splatting.evaluate import load_config_scene
+    from engines.splatting import load_config_scene
     from panels.splat_viewer import SplatViewerPanel
 
     app = style.application()
     panel = SplatViewerPanel(runner=JobRunner())
     cfg = panel.config().replace(scene=scene)
     panel.set_config(cfg)
-    panel._set_scene(load_config_scene(cfg), cfg)
+    vp = panel.viewport
+    vp.set_scene(load_config_scene(cfg), cfg)
     panel.resize(size[0] + 760, size[1] + 480)
     panel.show()
-    panel.gl.setFixedSize(*size)
-    panel.moving_box.setCurrentText(moving)
+    vp.gl.setFixedSize(*size)
+    vp.moving_box.setCurrentText(moving)
 
     def spin(sec: float) -> None:
         end = time.monotonic() + sec
@@ -49,12 +50,12 @@ def measure(scene: str = "garden", size=(648, 420), seconds: float = 6.0, moving
         gaps.append(now - last[0])
         last[0] = now
 
-    panel.worker.rendered.connect(lambda f: shown.append((time.perf_counter(), f.scale, f.render_ms)))
+    vp.worker.rendered.connect(lambda f: shown.append((time.perf_counter(), f.scale, f.render_ms)))
     gap_timer, move_timer = QTimer(), QTimer()
     gap_timer.setInterval(5)
     gap_timer.timeout.connect(tick)
     move_timer.setInterval(16)
-    move_timer.timeout.connect(lambda: (panel._orbit.orbit(0.5, 0.0), panel.camera_moved()))
+    move_timer.timeout.connect(lambda: (vp.orbit.orbit(0.5, 0.0), vp.camera_moved()))
     last[0] = time.perf_counter()
     gap_timer.start()
     move_timer.start()
@@ -66,7 +67,7 @@ def measure(scene: str = "garden", size=(648, 420), seconds: float = 6.0, moving
     preview = [(t, ms) for t, s, ms in shown if t < stopped]  # at the moving resolution
     full = [(t - stopped, ms) for t, s, ms in shown if t >= stopped and s == 1]
     g = sorted(gaps)
-    out = dict(scene=scene, size=list(size), moving_resolution=moving, splats=panel._scene.n,
+    out = dict(scene=scene, size=list(size), moving_resolution=moving, splats=vp.scene.n,
                fps_moving=round((len(preview) - 1) / (preview[-1][0] - preview[0][0]), 2) if len(preview) > 1 else 0.0,
                preview_render_ms=round(sum(ms for _, ms in preview) / max(len(preview), 1), 1),
                full_frame_after_stop_s=round(full[0][0], 3) if full else None,
@@ -79,7 +80,7 @@ def measure(scene: str = "garden", size=(648, 420), seconds: float = 6.0, moving
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m panels.splat_viewer.live_bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--scene", default="garden", help="garden (needs ../shared/data) or procedural")
+    ap.add_argument("--scene", default="garden", help="garden or procedural")
     ap.add_argument("--size", default="648x420", help="viewport size WxH in pixels")
     ap.add_argument("--seconds", type=float, default=6.0, help="how long the camera orbits")
     ap.add_argument("--moving", default="1/4", choices=["full", "1/2", "1/3", "1/4"], help="resolution while moving")
