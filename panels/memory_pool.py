@@ -78,7 +78,7 @@ class MemoryPoolPanel(Panel):
     file_filter = "LLM request traces (*.csv *.jsonl *.json);;All files (*)"
 
     def default_config(self):
-        # the acceptance scenario (128K inputs, saturating) with fewer requests than the CLI's 40, plus the chosen
+        # the paper's scenario (128K inputs, saturating) with fewer requests than the CLI's 40, plus the chosen
         # model's sensitivity map: the whole job stays under ~10 s on one core
         return self.engine.Config(workload="long_context", n_requests=10, sensitivity="model", n_frames=90, export_snapshot=False)
 

@@ -1,4 +1,4 @@
-"""bench: the simulator's speed per policy side by side on one trace, and the acceptance ratios, in one process."""
+"""bench: the simulator's speed per policy side by side on one trace, and the long-context ratios, in one process."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _ratios_and_stats(res: Result, keys: tuple[str, ...]) -> dict:
 
 def bench(quick: bool = False, device: str = "auto", progress: Callable[[Snapshot], None] | None = None) -> dict:
     """Simulator speed on a 10,000-request chat trace (1,000 quick), per policy side by side; plus the
-    long-context acceptance ratios and, when ../shared/data is present, the real Azure trace."""
+    long-context ratios (the paper's 128K scenario) and, when ../shared/data is present, the real Azure trace."""
     report: dict = {}
     n = 1000 if quick else 10_000
     cfg = Config(workload="chat", n_requests=n, rate_rps=20.0, input_median=1024, output_median=256, export_snapshot=False)

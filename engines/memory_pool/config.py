@@ -16,7 +16,7 @@ WORKLOADS = ("long_context_mix", "long_context", "chat", "bursty", "azure")
 class Config(ConfigBase):
     workload: str = param(
         "long_context_mix",
-        "Request trace: long_context_mix (32K–128K inputs, 1K–4K outputs, Poisson), long_context (the acceptance "
+        "Request trace: long_context_mix (32K–128K inputs, 1K–4K outputs, Poisson), long_context (the paper's "
         "scenario: every request 128K in, 1K–4K out, all arriving at t=0), chat / bursty (log-normal lengths, "
         "Poisson / gamma arrivals), azure (the real Azure LLM conversation trace in ../shared/data). Ignored when "
         "`trace` names a file.",

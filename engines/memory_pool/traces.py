@@ -114,7 +114,7 @@ def long_context_mix(seed: int, n: int, rate: float, burstiness: float, lo: int 
 
 
 def long_context(seed: int, n: int, input_tokens: int = 131072) -> Trace:
-    """The acceptance scenario: n requests of ``input_tokens`` (128K) all at t=0, outputs uniform in 1K–4K."""
+    """The paper's scenario: n requests of ``input_tokens`` (128K) all at t=0, outputs uniform in 1K–4K."""
     rng = np.random.default_rng(seed)
     return Trace(np.zeros(n), np.full(n, input_tokens), rng.integers(1024, 4097, n))
 

@@ -97,3 +97,28 @@ def test_one_policy_alone_draws_without_the_others(panel, qtbot):
     x, _ = panel.mem_curves["elastic"][1][-1].getData()
     assert x is None or len(x) == 0
     assert "Set 'sensitivity'" in panel.sens_note.text()
+
+
+def test_an_opened_trace_is_what_the_panel_shows_and_exports(panel, qtbot, tmp_path):
+    import hashlib
+    import json
+
+    good = tmp_path / "mine.csv"
+    rows = "\n".join(f"2023-11-16 18:15:{10 + i:02d}.5,{300 + 40 * i},{30 + i}" for i in range(6))
+    good.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + rows + "\n")
+    panel.open_file(str(good))
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.config.trace == str(good), timeout=120_000)
+    assert panel.source.startswith("Showing: trace file mine.csv")
+    assert panel.headline.text().startswith("<b>trace mine.csv: 6 requests")
+    out = panel.export(tmp_path / "export")
+    source = json.loads((out / "source.json").read_text())
+    assert source["showing"] == panel.source
+    assert source["opened"]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
+    assert (out / source["opened"]["copy"]).read_bytes() == good.read_bytes()
+    assert json.loads((out / "config.json").read_text())["trace"] == str(good)
+    assert json.loads((out / "result.json").read_text())["trace"]["requests"] == 6
+    # back to the generated workload: the views, the banner and the "showing" line all leave the file
+    panel.clear_button.click()
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.config.trace == "", timeout=120_000)
+    assert "mine.csv" not in panel.source and panel.headline.text().startswith("<b>generated")
+    assert "opened" not in json.loads((panel.export(tmp_path / "again") / "source.json").read_text())
