@@ -16,7 +16,7 @@ from .pool import arena_check
 from .result import CATEGORY_LABELS, CHUNK_CODES, COLORS, KV_HUES, POLICY_LABELS, Result
 from .sensitivity import RATIO_RANGE
 from .simulator import CATEGORIES, EVENT_KINDS, POLICIES
-from .snapshot import load_snapshot
+from .snapshot import SnapshotError, load_snapshot
 from .traces import TraceError
 from .traces import load as load_trace
 
@@ -32,6 +32,7 @@ __all__ = [
     "load_trace",
     "load_snapshot",
     "TraceError",
+    "SnapshotError",
     "COLORS",
     "CATEGORY_LABELS",
     "POLICY_LABELS",

@@ -19,7 +19,7 @@ from .config import Config
 from .models import GIB, GPUS, MODELS, Roofline
 from .result import Result
 from .simulator import PolicyRun, SimParams, Simulator
-from .snapshot import elastic_snapshot, static_snapshot
+from .snapshot import ElasticRecorder, static_snapshot
 
 
 def make_params(cfg: Config, model: str | None = None, memory_gb: float | None = None, log_ops: bool = False) -> SimParams:
@@ -66,7 +66,7 @@ def make_trace(cfg: Config) -> traces.Trace:
         path = traces.azure_trace_path()
         if not path.exists():
             raise ValueError(f"workload: azure needs {path} (allowed: another workload, or trace=PATH)")
-        return traces.load_azure(path).scaled(cfg.trace_rate_rps, cfg.trace_limit)
+        return traces.load_cached(path, "azure").scaled(cfg.trace_rate_rps, cfg.trace_limit)
     if w == "long_context":
         return traces.long_context(cfg.seed, cfg.n_requests, cfg.long_input_tokens)
     if w == "long_context_mix":
@@ -81,9 +81,9 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     if (device or "auto").strip().lower() not in ("auto", "cpu"):
         resolve(device)  # fail early on a bad request; the simulator itself is numpy (importing torch costs seconds)
     try:
-        tr = make_trace(cfg)
+        tr = make_trace(cfg)  # validated with the Config; a file changed since is parsed again here
     except traces.TraceError as err:
-        raise ValueError(f"trace: {err}") from None
+        raise traces.TraceError(f"trace: {err}") from None
     yield Snapshot(0.01, f"trace: {len(tr)} requests, {tr.rate:.3g} req/s")
     pols = cfg.policies
     n_sens = {"off": 0, "model": 1, "all_models": len(MODELS)}[cfg.sensitivity]
@@ -95,17 +95,26 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     for i, pol in enumerate(pols):
         sim = Simulator(pol, params, tr)
         ttft_target = sim.ttft_target
+        # elastic: the pool's operation log becomes snapshot entries as the run goes (the log is emptied each time, so
+        # its memory stays bounded by the last snapshot_max_entries); static: the allocator sees only start-up tensors
+        recorder = (
+            ElasticRecorder(sim.cap, params.chunk_bytes, cfg.snapshot_max_entries) if cfg.export_snapshot and pol == "elastic" else None
+        )
+        log = sim.pool.log
+        if recorder is None:
+            sim.pool.log = None
         for frac in sim.run():
+            if recorder is not None:
+                recorder.feed(log)
+                log.clear()
             yield Snapshot(0.01 + share * 0.98 * (i + frac) / len(pols), f"{pol}: {frac:.0%} of requests done")
+        if recorder is not None:
+            recorder.feed(log)
+            log.clear()
+            snaps[pol] = recorder.snapshot(sim.pool)
+        elif cfg.export_snapshot:
+            snaps[pol] = static_snapshot(params.model.weight_bytes, params.overhead_bytes, sim.reserve_bytes, sim.n_blocks * sim.unit_bytes)
         runs[pol] = sim.result()
-        if cfg.export_snapshot:
-            if pol == "elastic":
-                snaps[pol] = elastic_snapshot(sim.pool, sim.oplog, sim.cap, params.chunk_bytes, cfg.snapshot_max_entries)
-            else:
-                snaps[pol] = static_snapshot(
-                    params.model.weight_bytes, params.overhead_bytes, sim.reserve_bytes, sim.n_blocks * sim.unit_bytes
-                )
-        sim.oplog = None
     m = params.model
     memory = dict(
         weights_gib=m.weight_bytes / GIB,

@@ -122,3 +122,13 @@ def test_an_opened_trace_is_what_the_panel_shows_and_exports(panel, qtbot, tmp_p
     qtbot.waitUntil(lambda: panel.result is not None and panel.result.config.trace == "", timeout=120_000)
     assert "mine.csv" not in panel.source and panel.headline.text().startswith("<b>generated")
     assert "opened" not in json.loads((panel.export(tmp_path / "again") / "source.json").read_text())
+
+
+def test_opening_a_pipe_or_a_device_is_an_error_not_a_hang(panel, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        panel.open_file(str(path))
+        assert "not a regular file" in panel.error.text() and panel.job() is None

@@ -137,7 +137,7 @@ def test_offloaded_requests_do_not_decode_and_come_back():
 
 
 def test_snapshot_export_loads_back_with_the_documented_shape(tmp_path):
-    cfg = Config(workload="long_context_mix", n_requests=4, rate_rps=0.2, snapshot_max_entries=10**7)
+    cfg = Config(workload="long_context_mix", n_requests=4, rate_rps=0.2, snapshot_max_entries=10**6)
     res = run(cfg)
     out = res.save(tmp_path)
     assert json.loads((out / "result.json").read_text())["policies"]["elastic"]["max_batch"] >= 1
