@@ -103,6 +103,7 @@ def test_an_opened_trace_is_what_the_panel_shows_and_exports(panel, qtbot, tmp_p
     import hashlib
     import json
 
+    panel.set_config(panel.config().replace(sensitivity="off", n_requests=3))  # keep both jobs short
     good = tmp_path / "mine.csv"
     rows = "\n".join(f"2023-11-16 18:15:{10 + i:02d}.5,{300 + 40 * i},{30 + i}" for i in range(6))
     good.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + rows + "\n")
