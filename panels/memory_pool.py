@@ -1,19 +1,22 @@
 """Memory pool panel: eLLM's elastic chunk pool against vLLM-style static partitioning.
 
-Every number drawn here comes from the engine's Result (``engines.memory_pool``); the panel only
-turns arrays into pixels: the chunk map (one ImageItem, ``setImage`` per frame), stacked memory by
-category, batch and throughput over time, TTFT/TPOT CDFs with the SLO lines, a summary table and the
-sensitivity heatmap.
+Every number drawn here comes from the engine's Result (``engines.memory_pool``); the panel only turns
+arrays into pixels: the chunk map (one ImageItem, ``setImage`` per frame, played and scrubbed with the base's
+Player), stacked memory by category, batch and throughput over time, TTFT/TPOT CDFs with the SLO lines, a
+summary table and the sensitivity heatmap. Colours, labels and chunk-map codes are the engine's, by name.
 """
 
 from __future__ import annotations
 
 import colorsys
+import hashlib
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -21,53 +24,37 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QSlider,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from engines.memory_pool.simulator import EVENT_KINDS
-from panels.base import Panel
+from engines.memory_pool import CATEGORIES, CATEGORY_LABELS, CHUNK_CODES, COLORS, KV_HUES, POLICY_LABELS, RATIO_RANGE
+from panels.base import Panel, Player
 
-POLICY_COLORS = {"static_unchunked": "#d62728", "static_chunked": "#ff7f0e", "elastic": "#1f77b4"}
-POLICY_LABELS = {"static_unchunked": "static, unchunked", "static_chunked": "static, chunked 8K", "elastic": "elastic (eLLM)"}
-SHORT_LABELS = {"static_unchunked": "static", "static_chunked": "static 8K", "elastic": "elastic"}
-CATEGORY_COLORS = {
-    "weights": "#4d4d4d",
-    "overhead": "#9a9a9a",
-    "runtime_active": "#e67e22",
-    "runtime_idle": "#f8cf9f",
-    "kv_used": "#2e86de",
-    "kv_free": "#b9d7f5",
-    "free": "#eeeeee",
-}
-CATEGORY_LABELS = {
-    "weights": "weights",
-    "overhead": "CUDA ctx/graphs",
-    "runtime_active": "runtime (in use)",
-    "runtime_idle": "runtime (idle)",
-    "kv_used": "KV (requests)",
-    "kv_free": "KV (unused)",
-    "free": "free",
-}
-# chunk-map codes (engines.memory_pool.simulator): 0 free, 1 weights, 2 overhead, 3 runtime active,
-# 4 runtime idle, 5 beyond the utilization cap, 6 KV unused, 8+ KV of request (r % 240)
-MAP_COLORS = {0: "#eeeeee", 1: "#4d4d4d", 2: "#9a9a9a", 3: "#e67e22", 4: "#f8cf9f", 5: "#2b2b2b", 6: "#b9d7f5", 7: "#ffffff"}
-EVENT_STYLE = {"offload": ("t", "#8e44ad"), "reload": ("t1", "#27ae60"), "preempt": ("x", "#c0392b"), "lend": ("d", "#2e86de")}
+SHORT_LABELS = {"static_unchunked": "static", "static_chunked": "chunked", "elastic": "elastic"}
+EVENT_SYMBOLS = {"offload": ("t", "#8e44ad"), "reload": ("t1", "#27ae60"), "preempt": ("x", "#c0392b"), "lend": ("d", "#2e86de")}
 MAP_COLUMNS = 256
+PAD_RGB = (255, 255, 255)  # cells past the last chunk of the map's last row
+COPY_OPENED_BYTES = 64 * 2**20  # Export copies an opened trace up to this size (larger ones: path and checksum only)
+
+
+def _rgb(hexcol: str) -> list[int]:
+    return [int(hexcol[i : i + 2], 16) for i in (1, 3, 5)]
 
 
 def _lut() -> np.ndarray:
+    """Chunk code -> RGB: each named code in its category colour, each request's KV in its own hue."""
     lut = np.zeros((256, 3), dtype=np.uint8)
-    for code, hexcol in MAP_COLORS.items():
-        lut[code] = [int(hexcol[i : i + 2], 16) for i in (1, 3, 5)]
-    for r in range(240):  # KV of each request: golden-ratio hues, kept away from the greys
+    kv0 = CHUNK_CODES["kv_request"]
+    for name, code in CHUNK_CODES.items():
+        if name != "kv_request":
+            lut[code] = _rgb(COLORS[name])
+    for r in range(KV_HUES):  # golden-ratio hues, kept away from the greys
         h = (r * 0.618033988749895) % 1.0
-        lut[8 + r] = [int(255 * c) for c in colorsys.hsv_to_rgb(h, 0.55 + 0.3 * ((r // 7) % 2), 0.85)]
+        lut[kv0 + r] = [int(255 * c) for c in colorsys.hsv_to_rgb(h, 0.55 + 0.3 * ((r // 7) % 2), 0.85)]
     return lut
 
 
@@ -75,11 +62,12 @@ LUT = _lut()
 
 
 def _paint_cells(img: pg.ImageItem, vb: pg.ViewBox, codes: np.ndarray, cols: int, min_rows: int) -> None:
-    """Chunk codes row by row, ``cols`` a row (the last row padded with code 7), coloured through LUT."""
+    """Chunk codes row by row, ``cols`` a row, coloured through LUT (the last row padded in white)."""
     rows = max(min_rows, -(-len(codes) // cols))
-    pad = np.full(rows * cols, 7, dtype=np.uint8)
-    pad[: len(codes)] = codes
-    img.setImage(LUT[pad.reshape(rows, cols)].transpose(1, 0, 2), autoLevels=False, levels=(0, 255))
+    rgb = np.empty((rows * cols, 3), dtype=np.uint8)
+    rgb[:] = PAD_RGB
+    rgb[: len(codes)] = LUT[codes]
+    img.setImage(rgb.reshape(rows, cols, 3).transpose(1, 0, 2), autoLevels=False, levels=(0, 255))
     vb.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
 
 
@@ -90,38 +78,25 @@ class MemoryPoolPanel(Panel):
     file_filter = "LLM request traces (*.csv *.jsonl *.json);;All files (*)"
 
     def default_config(self):
-        # the acceptance scenario (128K inputs, saturating) with fewer requests than the CLI's 40, plus the chosen
+        # the paper's scenario (128K inputs, saturating) with fewer requests than the CLI's 40, plus the chosen
         # model's sensitivity map: the whole job stays under ~10 s on one core
         return self.engine.Config(workload="long_context", n_requests=10, sensitivity="model", n_frames=90, export_snapshot=False)
 
+    def default_source(self) -> str:
+        return "Showing: the engine's default job (128K-token requests, all arriving at once) · File → Open replays a trace file"
+
     # ---- views ----------------------------------------------------------------------------------
-    def build_views(self) -> QWidget:
-        self._frame = 0
-        self._timer = QTimer(self)
-        self._timer.setInterval(80)
-        self._timer.timeout.connect(self._advance)
-
-        tabs = QTabWidget()
-        tabs.addTab(self._build_memory_tab(), "Memory")
-        tabs.addTab(self._build_latency_tab(), "Latency")
-        tabs.addTab(self._build_sensitivity_tab(), "Sensitivity map")
-        self.tabs = tabs
-        views = QWidget()
-        vl = QVBoxLayout(views)
-        vl.setContentsMargins(0, 0, 0, 0)
-        vl.setSpacing(2)
-        vl.addWidget(tabs, 1)
-
-        self.trace_label = QLabel("generated (File → Open replays a trace)")
-        self.trace_label.setWordWrap(True)
-        self.trace_label.setToolTip(
-            "Azure LLM trace CSV, BurstGPT CSV or Mooncake JSONL opened with File → Open; replayed at its real rate"
-        )
-        clear = QPushButton("Clear")
-        clear.setToolTip("Forget the opened trace file and go back to the generated workload")
+    def build_views(self):
+        clear = QPushButton("Back to the generated workload")
+        clear.setToolTip("Forget the opened trace file and run the generated workload of the controls above")
         clear.clicked.connect(self._clear_trace)
-        self.add_controls("Trace file", self.trace_label, clear)
-        return views
+        self.clear_button = clear
+        self.add_controls("Trace file (File → Open)", clear)
+        return [
+            ("Memory", self._build_memory_tab()),
+            ("Latency", self._build_latency_tab()),
+            ("Sensitivity map", self._build_sensitivity_tab()),
+        ]
 
     def _plot(self, title: str, x: str, y: str) -> pg.PlotWidget:
         w = pg.PlotWidget()
@@ -147,18 +122,11 @@ class MemoryPoolPanel(Panel):
         for p in ("elastic", "static_unchunked", "static_chunked"):
             self.map_policy.addItem(POLICY_LABELS[p], p)
         self.map_policy.setToolTip("Which policy's chunk map to animate")
-        self.map_policy.currentIndexChanged.connect(self._on_map_policy)
-        self.play = QPushButton("▶ Play")
-        self.play.setToolTip("Animate the chunk map over simulated time (pause to inspect a frame)")
-        self.play.setCheckable(True)
-        self.play.toggled.connect(self._on_play)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setToolTip("Simulated time of the chunk-map frame shown")
-        self.slider.setRange(0, 0)
-        self.slider.valueChanged.connect(self._show_frame)
+        self.map_policy.currentIndexChanged.connect(self._reset_frames)
+        self.player = Player("the chunk map over simulated time")
+        self.player.frame_changed.connect(self._show_frame)
         top.addWidget(self.map_policy)
-        top.addWidget(self.play)
-        top.addWidget(self.slider, 1)
+        top.addWidget(self.player, 1)
         mv.addLayout(top)
         self.map_info = QLabel("")
         self.map_info.setToolTip("Time, batch and the events since the previous frame")
@@ -178,20 +146,11 @@ class MemoryPoolPanel(Panel):
         maps.addWidget(self.map_view, 1)
         maps.addWidget(self.cpu_view)
         mv.addLayout(maps, 1)
+        swatches = [(COLORS[k], CATEGORY_LABELS[k]) for k in ("weights", "overhead", "runtime_active", "runtime_idle")]
+        swatches += [(COLORS["kv_used"], "KV of requests (map: a hue each)"), (COLORS["kv_free"], CATEGORY_LABELS["kv_free"])]
+        swatches += [(COLORS["free"], CATEGORY_LABELS["free"]), (COLORS["beyond_cap"], CATEGORY_LABELS["beyond_cap"])]
         legend = QLabel(
-            " ".join(
-                f"<span style='background:{c}; color:{c}'>■■</span>&nbsp;{n}&nbsp;"
-                for c, n in (
-                    (MAP_COLORS[1], "weights"),
-                    (MAP_COLORS[2], "CUDA ctx"),
-                    (MAP_COLORS[3], "runtime busy"),
-                    (MAP_COLORS[4], "runtime idle"),
-                    (CATEGORY_COLORS["kv_used"], "KV of requests (map: a hue each)"),
-                    (MAP_COLORS[6], "KV unused"),
-                    (MAP_COLORS[0], "free"),
-                    (MAP_COLORS[5], "above util cap"),
-                )
-            )
+            " ".join(f"<span style='background:{c}; color:{c}'>■■</span>&nbsp;{n}&nbsp;" for c, n in swatches)
             + " &nbsp;| map right: CPU buffer; colours shared with the plots below"
         )
         legend.setTextFormat(Qt.TextFormat.RichText)
@@ -217,11 +176,10 @@ class MemoryPoolPanel(Panel):
             base = pg.PlotCurveItem(pen=pg.mkPen(None))
             w.addItem(base)
             prev = base
-            for k in CATEGORY_COLORS:
-                c = pg.PlotCurveItem(pen=pg.mkPen(CATEGORY_COLORS[k], width=0.5))
+            for k in CATEGORIES:
+                c = pg.PlotCurveItem(pen=pg.mkPen(COLORS[k], width=0.5))
                 w.addItem(c)
-                fill = pg.FillBetweenItem(prev, c, brush=pg.mkBrush(CATEGORY_COLORS[k]))
-                w.addItem(fill)
+                w.addItem(pg.FillBetweenItem(prev, c, brush=pg.mkBrush(COLORS[k])))
                 curves.append(c)
                 prev = c
             self.mem_curves[p] = (base, curves)
@@ -239,9 +197,10 @@ class MemoryPoolPanel(Panel):
         self.tput_plot = self._plot("Decode throughput", "simulated time [s]", "throughput [tokens/s]")
         self.batch_plot.addLegend(offset=(-5, 5), labelTextSize="7pt", brush=pg.mkBrush(255, 255, 255, 210))
         self.batch_curves, self.tput_curves = {}, {}
-        for p, col in POLICY_COLORS.items():
-            self.batch_curves[p] = self.batch_plot.plot([], [], pen=pg.mkPen(col, width=1.5), name=POLICY_LABELS[p], stepMode="center")
-            self.tput_curves[p] = self.tput_plot.plot([], [], pen=pg.mkPen(col, width=1.5))
+        for p in POLICY_LABELS:
+            pen = pg.mkPen(COLORS[p], width=1.5)
+            self.batch_curves[p] = self.batch_plot.plot([], [], pen=pen, name=POLICY_LABELS[p], stepMode="center")
+            self.tput_curves[p] = self.tput_plot.plot([], [], pen=pen)
         grid.addWidget(self.batch_plot, 2, 0)
         grid.addWidget(self.tput_plot, 2, 1)
         grid.setRowStretch(0, 5)
@@ -258,20 +217,15 @@ class MemoryPoolPanel(Panel):
             w.getAxis("bottom").enableAutoSIPrefix(False)
         self.ttft_plot.addLegend(offset=(5, 5), labelTextSize="8pt")
         self.cdf_curves = {}
-        for p, col in POLICY_COLORS.items():
+        for p in POLICY_LABELS:
+            pen = pg.mkPen(COLORS[p], width=2)
             self.cdf_curves[p] = (
-                self.ttft_plot.plot([], [], pen=pg.mkPen(col, width=2), name=POLICY_LABELS[p], stepMode="center"),
-                self.tpot_plot.plot([], [], pen=pg.mkPen(col, width=2), stepMode="center"),
+                self.ttft_plot.plot([], [], pen=pen, name=POLICY_LABELS[p], stepMode="center"),
+                self.tpot_plot.plot([], [], pen=pen, stepMode="center"),
             )
-        self.ttft_slo = pg.InfiniteLine(
-            angle=90,
-            pen=pg.mkPen("k", width=1.5, style=Qt.PenStyle.DashLine),
-            label="median TTFT target",
-            labelOpts=dict(position=0.1, color="k"),
-        )
-        self.tpot_slo = pg.InfiniteLine(
-            angle=90, pen=pg.mkPen("k", width=1.5, style=Qt.PenStyle.DashLine), label="TPOT target", labelOpts=dict(position=0.1, color="k")
-        )
+        dashed = pg.mkPen("k", width=1.5, style=Qt.PenStyle.DashLine)
+        self.ttft_slo = pg.InfiniteLine(angle=90, pen=dashed, label="median TTFT target", labelOpts=dict(position=0.1, color="k"))
+        self.tpot_slo = pg.InfiniteLine(angle=90, pen=dashed, label="TPOT target", labelOpts=dict(position=0.1, color="k"))
         self.ttft_plot.addItem(self.ttft_slo)
         self.tpot_plot.addItem(self.tpot_slo)
         lay.addWidget(self.ttft_plot)
@@ -286,8 +240,8 @@ class MemoryPoolPanel(Panel):
         self.sens_model.setToolTip("Model whose map is shown (set 'sensitivity' to all_models to compute every model)")
         self.sens_model.currentIndexChanged.connect(self._draw_sensitivity)
         self.sens_base = QComboBox()
-        self.sens_base.addItem("vs static, unchunked (reserve covers the whole prompt)", "static_unchunked")
-        self.sens_base.addItem("vs static, chunked 8K", "static_chunked")
+        self.sens_base.addItem(f"vs {POLICY_LABELS['static_unchunked']} (reserve covers the whole prompt)", "static_unchunked")
+        self.sens_base.addItem(f"vs {POLICY_LABELS['static_chunked']}", "static_chunked")
         self.sens_base.setToolTip("The static baseline the elastic policy is divided by")
         self.sens_base.currentIndexChanged.connect(self._draw_sensitivity)
         row.addWidget(QLabel("model"))
@@ -300,7 +254,7 @@ class MemoryPoolPanel(Panel):
         self.sens_img = pg.ImageItem()
         self.sens_plot.addItem(self.sens_img)
         self.sens_bar = pg.ColorBarItem(
-            values=(0.9, 2.5), colorMap=pg.colormap.get("viridis"), label="throughput ratio [×]", interactive=False
+            values=RATIO_RANGE, colorMap=pg.colormap.get("viridis"), label="throughput ratio [×]", interactive=False
         )
         self.sens_bar.setImageItem(self.sens_img, insert_in=self.sens_plot.getPlotItem())
         self.sens_texts: list[pg.TextItem] = []
@@ -315,40 +269,34 @@ class MemoryPoolPanel(Panel):
         res = snap.result
         if res is None:
             return
-        if res is not getattr(self, "result_view", None):
-            # the sensitivity map's progress snapshots carry this same Result: its runs are drawn once
-            self.result_view = res
+        if snap.has_changed("runs"):  # the sensitivity map's progress snapshots leave the runs as they were
             self._draw_table(res)
             self._draw_memory(res)
             self._draw_series(res)
             self._draw_latency(res)
+            self.sens_base.setItemText(1, f"vs {res.policy_label('static_chunked')}")
             self._reset_frames()
-            summary = res.summary()
-            self.paper = summary["paper"]
-            self._headline(summary)
-        names = [str(m) for m in res.sensitivity["models"]] if res.sensitivity is not None else []
-        self.sens_model.blockSignals(True)
-        self.sens_model.clear()
-        self.sens_model.addItems(names)
-        self.sens_model.blockSignals(False)
-        self._draw_sensitivity()
+        if snap.has_changed("sensitivity"):
+            names = [str(m) for m in res.sensitivity["models"]] if res.sensitivity is not None else []
+            if names != [self.sens_model.itemText(i) for i in range(self.sens_model.count())]:
+                self.sens_model.blockSignals(True)
+                self.sens_model.clear()
+                self.sens_model.addItems(names)
+                self.sens_model.blockSignals(False)
+            self._draw_sensitivity()
+        if snap.progress >= 1.0:
+            self.set_source(self._source_of(res))
 
-    def _headline(self, s: dict) -> None:
-        pol = s["policies"]
-        if "elastic" not in pol or "static_unchunked" not in pol:
-            self.set_headline("")
-            return
-        r = s["ratios"]["elastic_vs_static_unchunked"]
-        e, u = pol["elastic"], pol["static_unchunked"]
-        chunked = s["ratios"].get("elastic_vs_static_chunked", {}).get("decode_throughput")
-        extra = f"; vs chunked static <b>{chunked:.2f}×</b>" if chunked is not None else ""
-        paper = s["paper"]
-        self.set_headline(
-            f"<b>Elastic vs static (unchunked)</b>: decode throughput <b>{e['decode_tokens_per_s']:.1f}</b> vs "
-            f"{u['decode_tokens_per_s']:.1f} tokens/s = <b>{r['decode_throughput']:.2f}×</b> (paper: {paper['decode_throughput_x']:g}×); "
-            f"max decode batch <b>{e['max_batch']}</b> vs {u['max_batch']} requests = <b>{r['max_batch']:.2f}×</b> "
-            f"(paper: {paper['batch_x']:g}×){extra}."
-        )
+    def headline_html(self, result) -> str:
+        """What the views show (the trace file or the generated workload), then the figures beside the paper's."""
+        return f"<b>{result.describe_workload()}</b><br>{super().headline_html(result)}"
+
+    def _source_of(self, res) -> str:
+        if res.config.trace:
+            return f"Showing: trace file {Path(res.config.trace).name} ({res.config.trace}) · “Back to the generated workload” leaves it"
+        if res.config == self.default_config():
+            return self.default_source()
+        return "Showing: your settings (a generated workload) · File → Open replays a trace file"
 
     def _draw_table(self, res) -> None:
         rows = [
@@ -395,40 +343,30 @@ class MemoryPoolPanel(Panel):
                 for c in curves:
                     c.setData([], [])
                 continue
-            t, cats = res.memory_series(p)
-            t = np.r_[0.0, t]
-            acc = np.zeros_like(t)
-            base.setData(t, acc.copy())
-            for c, k in zip(curves, CATEGORY_COLORS):
-                acc = acc + np.r_[cats[k][0], cats[k]]
-                c.setData(t, acc.copy())
-            top = max(top, float(acc.max()))
+            t, tops = res.memory_stack(p)
+            base.setData(t, np.zeros_like(t))
+            for c, k in zip(curves, CATEGORIES):
+                c.setData(t, tops[k])
+            top = max(top, float(tops[CATEGORIES[-1]].max()))
         for w in self.mem_plots.values():
             w.setYRange(0, top * 1.08 if top else 1, padding=0)
+        spots = []
         if "elastic" in res.runs:
-            ev = res.runs["elastic"].events
-            spots = []
-            for name in EVENT_STYLE:
-                sel = ev["kind"] == EVENT_KINDS.index(name) if len(ev["kind"]) else np.zeros(0, bool)
-                times = np.asarray(ev["t"])[sel]
-                if name == "lend" and len(times) > 200:
-                    times = times[:: len(times) // 200 + 1]
-                sym, col = EVENT_STYLE[name]
+            for kind, (sym, col) in EVENT_SYMBOLS.items():
+                times = res.event_times("elastic", kind, max_points=200)
                 spots += [dict(pos=(float(x), top * 1.03), symbol=sym, brush=pg.mkBrush(col)) for x in times]
-            self.events.setData(spots)
-            self.mem_plots["elastic"].setTitle("GPU memory — elastic · ▼ offload ▲ reload ✕ preempt ◆ lend", size="9pt")
+        self.events.setData(spots)
+        self.mem_plots["elastic"].setTitle("GPU memory — elastic · ▼ offload ▲ reload ✕ preempt ◆ lend", size="9pt")
 
     def _draw_series(self, res) -> None:
-        for p in POLICY_COLORS:
+        for p in POLICY_LABELS:
             if p not in res.runs:
                 self.batch_curves[p].setData([], [])
                 self.tput_curves[p].setData([], [])
                 continue
             r = res.runs[p].rec
-            t = np.r_[0.0, r["t"]]
-            self.batch_curves[p].setData(t, r["batch"])
-            x, y = res.throughput_series(p, n_bins=40)
-            self.tput_curves[p].setData(x, y)
+            self.batch_curves[p].setData(np.r_[0.0, r["t"]], r["batch"])  # a step from each record's start to its end
+            self.tput_curves[p].setData(*res.throughput_series(p, n_bins=40))
 
     def _draw_latency(self, res) -> None:
         for p, (c1, c2) in self.cdf_curves.items():
@@ -440,71 +378,48 @@ class MemoryPoolPanel(Panel):
                 x, y = res.cdf(p, metric)
                 # a CDF is a staircase: y[i] holds from x[i] to x[i+1] (the last step drawn to the largest value)
                 curve.setData(scale * np.r_[x, x[-1:]] if len(x) else [], y)
-        self.ttft_slo.setValue(float(np.median(res.ttft_target_s)))
+        self.ttft_slo.setValue(res.ttft_target_median_s)
         self.tpot_slo.setValue(1e3 * res.config.tpot_slo_s)
 
     # ---- chunk map animation --------------------------------------------------------------------
-    def _run_for_map(self):
-        res = getattr(self, "result_view", None)
-        if res is None:
+    def _map_policy(self) -> str | None:
+        res = self.shown
+        if res is None or not res.runs:
             return None
         p = self.map_policy.currentData()
-        if p not in res.runs:
-            p = next(iter(res.runs))
-        return res.runs[p]
+        return p if p in res.runs else next(iter(res.runs))
 
     def _reset_frames(self) -> None:
-        run = self._run_for_map()
-        if run is None or not len(run.frames):
+        p = self._map_policy()
+        if p is None or not len(self.shown.runs[p].frames):
             return
-        n = len(run.frames)
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, n - 1)
-        # default frame: the elastic policy's busiest moment (most KV in use), else the middle
-        t = run.rec["t"]
-        k = int(np.argmax(run.rec["kv_used"])) if len(t) else 0
-        frame = int(np.clip(np.searchsorted(run.frame_t, t[k] if len(t) else 0), 0, n - 1))
-        self.slider.setValue(frame)
-        self.slider.blockSignals(False)
+        frame = self.shown.busiest_frame(p)
+        self.player.set_count(len(self.shown.runs[p].frames))
+        self.player.set_frame(frame, emit=False)
         self._show_frame(frame)
 
     def _show_frame(self, i: int) -> None:
-        run = self._run_for_map()
-        if run is None or not len(run.frames):
+        p = self._map_policy()
+        if p is None:
+            return
+        run = self.shown.runs[p]
+        if not len(run.frames):
             return
         i = int(np.clip(i, 0, len(run.frames) - 1))
         _paint_cells(self.map_img, self.map_vb, run.frames[i], MAP_COLUMNS, min_rows=0)
         cpu = run.cpu_frames[i] if len(run.cpu_frames) else np.zeros(0, np.uint8)
         _paint_cells(self.cpu_img, self.cpu_vb, cpu, 16, min_rows=1)
-        t = float(run.frame_t[i])
+        info = self.shown.frame_info(p, i)
         for cur in self.mem_cursor.values():
-            cur.setValue(t)
-        rec_i = int(np.clip(np.searchsorted(run.rec["t"], t), 0, max(0, len(run.rec["t"]) - 1)))
-        batch = int(run.rec["batch"][rec_i]) if len(run.rec["t"]) else 0
-        t0 = float(run.frame_t[i - 1]) if i else 0.0
-        ev = run.events
-        sel = (np.asarray(ev["t"]) > t0) & (np.asarray(ev["t"]) <= t) if len(ev["t"]) else np.zeros(0, bool)
-        counts = {}
-        for k in np.asarray(ev["kind"])[sel]:
-            counts[EVENT_KINDS[int(k)]] = counts.get(EVENT_KINDS[int(k)], 0) + 1
-        evtext = ", ".join(f"{n} {k}" for k, n in counts.items()) or "none"
-        self.map_info.setText(f"{POLICY_LABELS[run.policy]} · t = {t:.1f} s · decode batch {batch} · events since last frame: {evtext}")
-
-    def _advance(self) -> None:
-        if self.slider.maximum() <= 0:
-            return
-        self.slider.setValue((self.slider.value() + 1) % (self.slider.maximum() + 1))
-
-    def _on_play(self, on: bool) -> None:
-        self.play.setText("❚❚ Pause" if on else "▶ Play")
-        self._timer.start() if on else self._timer.stop()
-
-    def _on_map_policy(self) -> None:
-        self._reset_frames()
+            cur.setValue(info["t"])
+        events = ", ".join(f"{n} {k}" for k, n in info["events"].items()) or "none"
+        self.map_info.setText(
+            f"{self.shown.policy_label(p)} · t = {info['t']:.1f} s · decode batch {info['batch']} · events since last frame: {events}"
+        )
 
     # ---- sensitivity ----------------------------------------------------------------------------
     def _draw_sensitivity(self) -> None:
-        res = getattr(self, "result_view", None)
+        res = self.shown
         for t in self.sens_texts:
             self.sens_plot.removeItem(t)
         self.sens_texts = []
@@ -514,52 +429,64 @@ class MemoryPoolPanel(Panel):
             return
         s = res.sensitivity
         i = max(0, self.sens_model.currentIndex())
-        base = self.sens_base.currentData()
-        z = s[f"tps_ratio_vs_{base}"][i]
-        b = s[f"batch_ratio_vs_{base}"][i]
-        img = np.where(np.isfinite(z), z, np.where(z == np.inf, 2.5, np.nan))
-        self.sens_img.setImage(np.nan_to_num(img, nan=0.9).T, levels=(0.9, 2.5))
-        inputs = s["input_tokens"]
-        mems = s["memory_gb"]
-        for k in range(z.shape[1]):
-            for j in range(z.shape[0]):
-                served = s[f"served_{base}"][i, j, k]
-                if np.isfinite(z[j, k]) and served < 1:
-                    text = f"{z[j, k]:.2f}×\nstatic serves {served:.0%}"
-                elif np.isfinite(z[j, k]):
-                    text = f"{z[j, k]:.2f}×\nbatch {b[j, k]:.2g}×"
-                elif z[j, k] == np.inf:
-                    text = "static\ncannot serve"
-                else:
-                    text = "nobody\nfits"
-                dark_cell = np.isnan(z[j, k]) or z[j, k] < 1.8
-                item = pg.TextItem(text, color="w" if dark_cell else "k", anchor=(0.5, 0.5))
+        shade, text = res.sensitivity_cells(i, self.sens_base.currentData())
+        self.sens_img.setImage(np.nan_to_num(shade, nan=RATIO_RANGE[0]).T, levels=RATIO_RANGE)
+        for j, row in enumerate(text):
+            for k, cell in enumerate(row):
+                dark_cell = not np.isfinite(shade[j, k]) or shade[j, k] < 1.8
+                item = pg.TextItem(cell, color="w" if dark_cell else "k", anchor=(0.5, 0.5))
                 item.setPos(k + 0.5, j + 0.5)
                 self.sens_plot.addItem(item)
                 self.sens_texts.append(item)
-        ax = self.sens_plot.getAxis("bottom")
-        ax.setTicks([[(k + 0.5, f"{t // 1024}K") for k, t in enumerate(inputs)]])
-        self.sens_plot.getAxis("left").setTicks([[(j + 0.5, f"{m:g}") for j, m in enumerate(mems)]])
-        self.sens_plot.setRange(xRange=(0, len(inputs)), yRange=(0, len(mems)), padding=0)
-        ratio = float(s["activation_to_kv"][i])
+        self.sens_plot.getAxis("bottom").setTicks([[(k + 0.5, f"{t // 1024}K") for k, t in enumerate(s["input_tokens"])]])
+        self.sens_plot.getAxis("left").setTicks([[(j + 0.5, f"{m:g}") for j, m in enumerate(s["memory_gb"])]])
+        self.sens_plot.setRange(xRange=(0, len(s["input_tokens"])), yRange=(0, len(s["memory_gb"])), padding=0)
+        paper = res.PAPER
         self.sens_note.setText(
-            f"{s['models'][i]}: activation bytes per prefill token / KV bytes per token = {ratio:.2f}. Elastic gains where the static "
-            "reserve for a whole prompt (∝ input × activation bytes) eats a large share of the KV pool: long inputs, small memory, "
-            f"large activation-to-KV ratio. The paper's {self.paper['decode_throughput_x']:g}× throughput and "
-            f"{self.paper['batch_x']:g}× batch sit on that edge; with plenty of memory or short "
-            "inputs the ratio is 1 (elastic buys nothing). Saturating arrivals, outputs 1K–4K, the chosen GPU's compute."
+            f"{s['models'][i]}: activation bytes per prefill token / KV bytes per token = {float(s['activation_to_kv'][i]):.2f}. "
+            "Elastic gains where the static reserve for a whole prompt (∝ input × activation bytes) eats a large share of the "
+            "KV pool: long inputs, small memory, large activation-to-KV ratio. The paper's "
+            f"{paper['decode_throughput_x'].value:g}× throughput and {paper['batch_x'].value:g}× batch sit on that edge; with "
+            "plenty of memory or short inputs the ratio is 1 (elastic buys nothing). Saturating arrivals, outputs 1K–4K, "
+            "the chosen GPU's compute."
         )
 
     # ---- files ----------------------------------------------------------------------------------
     def open_file(self, path: str) -> None:
+        cfg = self.config_or_error()
+        if cfg is None:
+            return
         try:
-            self.set_config(self.config().replace(trace=str(path)))
-        except ValueError as err:  # a malformed trace: say which line, keep the current workload
+            cfg = cfg.replace(trace=str(path))  # validation reads the file: a bad row is an error naming its line
+        except ValueError as err:
             self.show_error(str(err))
             return
-        self.trace_label.setText(f"replaying {Path(path).name}")
+        self.set_config(cfg)
         self.run_job()
 
     def _clear_trace(self) -> None:
-        self.set_config(self.config().replace(trace=""))
-        self.trace_label.setText("generated (File → Open replays a trace)")
+        cfg = self.config_or_error()
+        if cfg is None:
+            return
+        self.set_config(cfg.replace(trace=""))
+        self.run_job()
+
+    def export(self, out_dir):
+        """The base's export, and the trace file the views show: its path, size and SHA-256, and a copy when small."""
+        out = super().export(out_dir)
+        path = self.shown.config.trace if self.shown is not None else ""
+        if path and Path(path).is_file():
+            p = Path(path)
+            digest = hashlib.sha256()
+            with p.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            opened = dict(path=str(p.resolve()), bytes=p.stat().st_size, sha256=digest.hexdigest())
+            if opened["bytes"] <= COPY_OPENED_BYTES:
+                (out / "opened").mkdir(exist_ok=True)
+                shutil.copyfile(p, out / "opened" / p.name)
+                opened["copy"] = f"opened/{p.name}"
+            source = json.loads((out / "source.json").read_text())
+            source["opened"] = opened
+            (out / "source.json").write_text(json.dumps(source, indent=2) + "\n")
+        return out

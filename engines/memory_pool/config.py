@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..base import ConfigBase, param
 from . import traces
+from .budget import MAX_REQUESTS
 from .models import GPUS, MODELS
 from .simulator import POLICIES
 
@@ -16,7 +17,7 @@ WORKLOADS = ("long_context_mix", "long_context", "chat", "bursty", "azure")
 class Config(ConfigBase):
     workload: str = param(
         "long_context_mix",
-        "Request trace: long_context_mix (32K–128K inputs, 1K–4K outputs, Poisson), long_context (the acceptance "
+        "Request trace: long_context_mix (32K–128K inputs, 1K–4K outputs, Poisson), long_context (the paper's "
         "scenario: every request 128K in, 1K–4K out, all arriving at t=0), chat / bursty (log-normal lengths, "
         "Poisson / gamma arrivals), azure (the real Azure LLM conversation trace in ../shared/data). Ignored when "
         "`trace` names a file.",
@@ -37,21 +38,19 @@ class Config(ConfigBase):
         gui=False,
     )
     trace_limit: int | None = param(
-        None, "Replay only the first N requests of a trace file (None = all)", lo=1, group="Workload", gui=False
+        None, "Replay only the first N requests of a trace file (None = all)", lo=1, hi=traces.MAX_ROWS, group="Workload", gui=False
     )
     trace_rate_rps: float | None = param(
         None,
         "Time-scale a trace file to this mean arrival rate (None = its real rate)",
         unit="req/s",
-        lo=0.0,
-        lo_open=True,
+        lo=1e-6,
+        hi=1e6,
         group="Workload",
         gui=False,
     )
-    n_requests: int = param(40, "Requests in a generated trace", lo=1, hi=100_000, group="Workload")
-    rate_rps: float = param(
-        0.08, "Mean arrival rate of a generated trace", unit="req/s", lo=0.0, lo_open=True, hi=10_000.0, group="Workload"
-    )
+    n_requests: int = param(40, "Requests in a generated trace", lo=1, hi=MAX_REQUESTS, group="Workload")
+    rate_rps: float = param(0.08, "Mean arrival rate of a generated trace", unit="req/s", lo=1e-6, hi=10_000.0, group="Workload")
     burstiness: float = param(
         1.0,
         "Coefficient of variation of inter-arrival gaps (1 = Poisson, >1 bursty; `bursty` uses max(this, 3))",
@@ -74,7 +73,7 @@ class Config(ConfigBase):
         group="Workload",
         gui=False,
     )
-    seed: int = param(0, "Seed of every random draw (trace generation)", lo=0, group="Workload")
+    seed: int = param(0, "Seed of every random draw (trace generation)", lo=0, hi=2**31 - 1, group="Workload")
 
     model: str = param(
         "Llama-3.1-8B",
@@ -198,7 +197,7 @@ class Config(ConfigBase):
         160,
         "Cap on requests per sensitivity cell (each cell runs a saturating workload of ~2 waves)",
         lo=4,
-        hi=10_000,
+        hi=1000,
         group="Output",
         gui=False,
     )
@@ -213,20 +212,17 @@ class Config(ConfigBase):
     )
     snapshot_max_entries: int = param(
         20000,
-        "Keep the last N trace entries in the snapshot (like torch's max_entries ring buffer)",
+        "Keep the last N trace entries in the snapshot (like torch's max_entries ring buffer; ~700 bytes each)",
         lo=1,
-        hi=10_000_000,
+        hi=1_000_000,
         group="Output",
         gui=False,
     )
 
     def validate(self) -> None:
-        if self.trace:
-            # parse now (cached) so a bad file is a bad input, reported with its line number before any run
-            try:
-                traces.load_cached(self.trace, self.trace_format)
-            except traces.TraceError as err:
-                raise ValueError(f"trace: {err} (allowed: an Azure/BurstGPT CSV or a Mooncake JSONL file)") from None
+        from . import budget
+        from .engine import make_params, make_trace  # engine imports this module
+
         if self.chunk_tokens < self.max_num_seqs and self.policy in ("all", "static_chunked"):
             raise ValueError(
                 f"chunk_tokens: {self.chunk_tokens} is below max_num_seqs {self.max_num_seqs}: "
@@ -234,6 +230,12 @@ class Config(ConfigBase):
             )
         if self.workload == "long_context" and self.long_input_tokens < self.chunk_tokens:
             raise ValueError("long_input_tokens: shorter than chunk_tokens, nothing to chunk (allowed: >= chunk_tokens)")
+        # the trace now (a file is parsed once, cached), so a bad file or an oversized job is refused before any run
+        try:
+            trace = make_trace(self)
+        except traces.TraceError as err:
+            raise traces.TraceError(f"trace: {err} (allowed: an Azure/BurstGPT CSV or a Mooncake JSONL file)") from None
+        budget.check(self, trace, make_params(self))
 
     @property
     def policies(self) -> tuple[str, ...]:

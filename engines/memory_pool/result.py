@@ -1,4 +1,9 @@
-"""The Result: per-policy runs side by side, their summary, tables, figures and memory snapshots."""
+"""The Result: per-policy runs side by side, their figures, the series the views draw, tables and memory snapshots.
+
+Besides the numbers, this module holds what every view of the result shares, so a panel and the CLI's figures
+draw the same thing in the same words: ``COLORS`` (memory categories and policies), ``CATEGORY_LABELS``,
+``POLICY_LABELS`` and ``CHUNK_CODES`` (the chunk-map cell codes by name).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,65 @@ from pathlib import Path
 
 import numpy as np
 
-from ..base import ResultBase, jsonable
+from ..base import Figure, ResultBase, jsonable
+from . import sensitivity as sens
 from .config import Config
-from .simulator import CATEGORIES, PolicyRun
+from .simulator import (
+    BEYOND_C,
+    CATEGORIES,
+    EVENT_KINDS,
+    FREE_C,
+    KV0,
+    KVFREE_C,
+    OVERHEAD_C,
+    RT_ACTIVE_C,
+    RT_IDLE_C,
+    WEIGHTS_C,
+    PolicyRun,
+)
 from .snapshot import save_snapshot
 
-PAPER = {"decode_throughput_x": 2.32, "batch_x": 3.0, "input_tokens": 131072}
+PAPER = {
+    "decode_throughput_x": Figure(2.32, "×", "decode throughput, eLLM over static partitioning, 128K-token inputs"),
+    "batch_x": Figure(3.0, "×", "decode batch size, eLLM over static partitioning, 128K-token inputs"),
+    "input_tokens": Figure(128, "K tokens", "input length of the requests those ratios are measured at (1K = 1,024)"),
+}
+# the chunk map's cell codes by name (``PolicyRun.frames``); a request's KV cells are kv_request + (request % KV_HUES)
+CHUNK_CODES = {
+    "free": FREE_C,
+    "weights": WEIGHTS_C,
+    "overhead": OVERHEAD_C,
+    "runtime_active": RT_ACTIVE_C,
+    "runtime_idle": RT_IDLE_C,
+    "beyond_cap": BEYOND_C,
+    "kv_free": KVFREE_C,
+    "kv_request": KV0,
+}
+KV_HUES = 240
+POLICY_LABELS = {"static_unchunked": "static, unchunked", "static_chunked": "static, chunked", "elastic": "elastic (eLLM)"}
+CATEGORY_LABELS = {
+    "weights": "weights",
+    "overhead": "CUDA ctx/graphs",
+    "runtime_active": "runtime (in use)",
+    "runtime_idle": "runtime (idle)",
+    "kv_used": "KV (requests)",
+    "kv_free": "KV (unused)",
+    "free": "free",
+    "beyond_cap": "above the utilization cap",
+}
+COLORS = {
+    "weights": "#4d4d4d",
+    "overhead": "#9a9a9a",
+    "runtime_active": "#e67e22",
+    "runtime_idle": "#f8cf9f",
+    "kv_used": "#2e86de",
+    "kv_free": "#b9d7f5",
+    "free": "#eeeeee",
+    "beyond_cap": "#2b2b2b",
+    "static_unchunked": "#d62728",
+    "static_chunked": "#ff7f0e",
+    "elastic": "#1f77b4",
+}
 SUMMARY_KEYS = (
     "decode_tokens_per_s",
     "goodput_rps",
@@ -47,8 +105,23 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else (float("inf") if a else float("nan"))
 
 
-@dataclass
+def _ratio_figure(value: float, what: str) -> Figure:
+    if value == float("inf"):
+        return Figure(None, "×", what + " (static completes no request)")
+    return Figure(value, "×", what)
+
+
+@dataclass(repr=False)  # repr() is the base's: the headline beside the paper's numbers
 class Result(ResultBase):
+    """Every chosen policy's run on one trace, the trace itself, the memory arithmetic and the sensitivity map.
+
+    ``runs``: policy -> PolicyRun (per-request latencies, per-record timeline ``rec``, chunk-map ``frames``,
+    ``events``, ``stats``); ``trace``: what was simulated (workload, source file, requests, rate); ``memory``:
+    weights, KV and activation bytes, the cap; ``sensitivity``: the map (``sensitivity.sweep``) or None;
+    ``snapshots``: policy -> PyTorch-shaped memory snapshot (when ``export_snapshot``).
+    """
+
+    PAPER = PAPER
     config: Config
     runs: dict[str, PolicyRun]
     trace: dict
@@ -111,7 +184,37 @@ class Result(ResultBase):
         x = np.sort(x[np.isfinite(x)])
         return x, np.arange(1, len(x) + 1) / max(1, len(x))
 
-    def summary(self) -> dict:
+    # ---- the contract's figures ---------------------------------------------------------------------
+    def policy_label(self, policy: str) -> str:
+        """The policy's name as the views print it (the chunked baseline with its prefill budget)."""
+        if policy == "static_chunked":
+            n = self.config.chunk_tokens
+            return f"static, chunked {n // 1024}K" if n % 1024 == 0 else f"static, chunked {n:,}"
+        return POLICY_LABELS[policy]
+
+    def headline(self) -> dict[str, Figure]:
+        """Elastic over unchunked static (the paper's comparison) and over chunked static, at this trace's inputs;
+        a run of fewer policies reports each one's decode throughput and largest batch instead."""
+        out: dict[str, Figure] = {}
+        ratios = self.ratios()
+        vs = ratios.get("elastic_vs_static_unchunked")
+        if vs is not None:
+            out["decode_throughput_x"] = _ratio_figure(vs["decode_throughput"], "decode throughput, elastic / unchunked static")
+            out["batch_x"] = _ratio_figure(vs["max_batch"], "largest batch, elastic / unchunked static")
+        chunked = ratios.get("elastic_vs_static_chunked")
+        if chunked is not None:
+            out["decode_throughput_vs_chunked_x"] = _ratio_figure(
+                chunked["decode_throughput"], f"decode throughput, elastic / {self.policy_label('static_chunked')}"
+            )
+        if not out:
+            for p, r in self.runs.items():
+                label = self.policy_label(p)
+                out[f"{p}_decode_tokens_per_s"] = Figure(r.stats["decode_tokens_per_s"], "tokens/s", f"decode throughput, {label}")
+                out[f"{p}_max_batch"] = Figure(r.stats["max_batch"], "requests", f"largest decode batch, {label}")
+        out["input_tokens"] = Figure(self.trace["mean_input"] / 1024, "K tokens", "mean input (1K = 1,024)")
+        return out
+
+    def details(self) -> dict:
         pol = {p: {k: r.stats[k] for k in SUMMARY_KEYS + EXTRA_KEYS} for p, r in self.runs.items()}
         out = dict(
             workload=self.trace["workload"],
@@ -121,7 +224,6 @@ class Result(ResultBase):
             memory=self.memory,
             policies=pol,
             ratios=self.ratios(),
-            paper=PAPER,
         )
         if self.sensitivity is not None:
             s = self.sensitivity
@@ -133,6 +235,67 @@ class Result(ResultBase):
                 **{k: s[k].tolist() for k in s if k.startswith(("tps_", "batch_", "served_"))},
             )
         return jsonable(out)
+
+    def describe_workload(self) -> str:
+        """What was simulated, in one line: the trace file or the generated workload, its size and rate, model and GPU."""
+        t = self.trace
+        what = f"trace {Path(t['source']).name}" if self.config.trace else f"generated {t['workload']} workload"
+        rate = f"{t['rate_rps']:.3g} req/s" if np.isfinite(t["rate_rps"]) else "all at once"
+        return f"{what}: {t['requests']:,} requests ({rate}), {self.config.model} on {self.config.gpu}"
+
+    # ---- what the views read (the panel draws these as they are) ------------------------------------
+    @property
+    def ttft_target_median_s(self) -> float:
+        """The median request's TTFT target (each request's own is ``ttft_target_s``)."""
+        return float(np.median(self.ttft_target_s)) if len(self.ttft_target_s) else float("nan")
+
+    def memory_stack(self, policy: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``memory_series`` stacked for a filled plot: times from 0 and the top (GiB) of each category in CATEGORIES order."""
+        t, gib = self.memory_series(policy)
+        t = np.r_[0.0, t]
+        acc = np.zeros_like(t)
+        tops = {}
+        for k in CATEGORIES:
+            acc = acc + (np.r_[gib[k][0], gib[k]] if len(gib[k]) else 0.0)
+            tops[k] = acc.copy()
+        return t, tops
+
+    def event_times(self, policy: str, kind: str, max_points: int | None = None) -> np.ndarray:
+        """Times (s) of one kind of event (``EVENT_KINDS``), thinned evenly to at most ``max_points``."""
+        ev = self.runs[policy].events
+        times = np.asarray(ev["t"], dtype=float)[np.asarray(ev["kind"]) == EVENT_KINDS.index(kind)] if len(ev["t"]) else np.zeros(0)
+        if max_points is not None and len(times) > max_points:
+            times = times[:: len(times) // max_points + 1]
+        return times
+
+    def busiest_frame(self, policy: str) -> int:
+        """The chunk-map frame nearest the moment the most KV was in use (the frame a view opens on)."""
+        run = self.runs[policy]
+        if not len(run.frames):
+            return 0
+        t = run.rec["t"]
+        at = float(t[int(np.argmax(run.rec["kv_used"]))]) if len(t) else 0.0
+        return int(np.clip(np.searchsorted(run.frame_t, at), 0, len(run.frames) - 1))
+
+    def frame_info(self, policy: str, i: int) -> dict:
+        """Frame ``i`` of a policy's chunk map: its time, the decode batch then, and the events since the previous frame."""
+        run = self.runs[policy]
+        t = float(run.frame_t[i])
+        rec_t = run.rec["t"]
+        batch = int(run.rec["batch"][int(np.clip(np.searchsorted(rec_t, t), 0, len(rec_t) - 1))]) if len(rec_t) else 0
+        t0 = float(run.frame_t[i - 1]) if i else -np.inf  # the first frame counts everything up to it
+        ev_t = np.asarray(run.events["t"], dtype=float)
+        kinds = np.asarray(run.events["kind"])[(ev_t > t0) & (ev_t <= t)] if len(ev_t) else np.zeros(0, int)
+        counts = {EVENT_KINDS[k]: int(n) for k, n in zip(*np.unique(kinds, return_counts=True))}
+        return dict(t=t, batch=batch, events=counts)
+
+    def sensitivity_cells(self, model: int, base: str) -> tuple[np.ndarray, list[list[str]]]:
+        """One model's map against one static baseline: the shade of each [memory, input] cell and its text."""
+        s = self.sensitivity
+        z, b, served = s[f"tps_ratio_vs_{base}"][model], s[f"batch_ratio_vs_{base}"][model], s[f"served_{base}"][model]
+        done = s["computed"][model] if "computed" in s else np.ones(z.shape, bool)
+        text = [[sens.cell_text(z[j, k], b[j, k], served[j, k], done[j, k]) for k in range(z.shape[1])] for j in range(z.shape[0])]
+        return sens.cell_shade(z), text
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = dict(arrival_s=self.arrival_s, input_tokens=self.input_tokens, output_tokens=self.output_tokens)
@@ -181,11 +344,10 @@ class Result(ResultBase):
     def _fig_memory(self, fig) -> None:
         shown = [p for p in ("static_unchunked", "static_chunked", "elastic") if p in self.runs]
         axes = fig.subplots(1, len(shown), sharey=True, squeeze=False)[0]
-        colors = ["#555555", "#999999", "#e6a23c", "#f5d9a8", "#409eff", "#b3d8ff", "#eeeeee"]
         for ax, p in zip(axes, shown):
             t, gib = self.memory_series(p)
-            ax.stackplot(t, *gib.values(), labels=CATEGORIES, colors=colors, step="post")
-            ax.set_title(p)
+            ax.stackplot(t, *gib.values(), labels=[CATEGORY_LABELS[k] for k in gib], colors=[COLORS[k] for k in gib], step="post")
+            ax.set_title(self.policy_label(p))
             ax.set_xlabel("simulated time [s]")
         axes[0].set_ylabel("GPU memory [GiB]")
         axes[-1].legend(loc="upper right", fontsize=7)
@@ -193,7 +355,7 @@ class Result(ResultBase):
     def _fig_batch(self, fig) -> None:
         ax = fig.subplots()
         for p, r in self.runs.items():
-            ax.step(r.rec["t"], r.rec["batch"], where="post", label=f"{p} (max {r.stats['max_batch']})")
+            ax.step(r.rec["t"], r.rec["batch"], where="post", color=COLORS[p], label=f"{self.policy_label(p)} (max {r.stats['max_batch']})")
         ax.set_xlabel("simulated time [s]")
         ax.set_ylabel("decode batch [requests]")
         ax.legend()
@@ -204,8 +366,8 @@ class Result(ResultBase):
             for ax, metric in ((a1, "ttft"), (a2, "tpot")):
                 x, y = self.cdf(p, metric)
                 if len(x):
-                    ax.step(x, y, where="post", label=p)
-        a1.axvline(float(np.median(self.ttft_target_s)), color="k", ls="--", label="median TTFT target")
+                    ax.step(x, y, where="post", color=COLORS[p], label=self.policy_label(p))
+        a1.axvline(self.ttft_target_median_s, color="k", ls="--", label="median TTFT target")
         a2.axvline(self.config.tpot_slo_s, color="k", ls="--", label="TPOT target")
         a1.set_xlabel("TTFT [s]")
         a2.set_xlabel("TPOT [s]")
@@ -217,25 +379,14 @@ class Result(ResultBase):
         s = self.sensitivity
         axes = fig.subplots(1, len(s["models"]), squeeze=False)[0]
         for i, ax in enumerate(axes):
-            z = s["tps_ratio_vs_static_unchunked"][i]
-            shown = np.where(z == np.inf, 2.5, np.where(np.isfinite(z), z, np.nan))  # "static cannot serve" at the top colour
-            im = ax.imshow(shown, origin="lower", cmap="viridis", aspect="auto", vmin=0.9, vmax=2.5)
-            for j in range(z.shape[0]):
-                for k in range(z.shape[1]):
-                    b = s["batch_ratio_vs_static_unchunked"][i, j, k]
-                    served = s["served_static_unchunked"][i, j, k]
-                    if z[j, k] == np.inf:
-                        text = "static\ncannot"
-                    elif not np.isfinite(z[j, k]):
-                        text = "—"
-                    elif served < 1:
-                        text = f"{z[j, k]:.2f}×\nserves {served:.0%}"
-                    else:
-                        text = f"{z[j, k]:.2f}×\nb{b:.1f}×"
-                    ax.text(k, j, text, ha="center", va="center", fontsize=6, color="w" if np.isfinite(z[j, k]) else "k")
+            shade, text = self.sensitivity_cells(i, "static_unchunked")
+            im = ax.imshow(shade, origin="lower", cmap="viridis", aspect="auto", vmin=sens.RATIO_RANGE[0], vmax=sens.RATIO_RANGE[1])
+            for j, row in enumerate(text):
+                for k, cell in enumerate(row):
+                    ax.text(k, j, cell, ha="center", va="center", fontsize=6, color="w" if np.isfinite(shade[j, k]) else "k")
             ax.set_xticks(range(len(s["input_tokens"])), [f"{t // 1024}K" for t in s["input_tokens"]])
             ax.set_yticks(range(len(s["memory_gb"])), [f"{m:g}" for m in s["memory_gb"]])
             ax.set_title(str(s["models"][i]), fontsize=8)
             ax.set_xlabel("input [tokens]")
         axes[0].set_ylabel("GPU memory [GB]")
-        fig.colorbar(im, ax=list(axes), label="elastic / static-unchunked decode throughput")
+        fig.colorbar(im, ax=list(axes), label="elastic / static-unchunked decode throughput [×]")

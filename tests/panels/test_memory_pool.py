@@ -18,7 +18,7 @@ def test_default_job_draws_every_view(panel, qtbot):
     res = panel.result
     assert set(res.runs) == {"static_chunked", "static_unchunked", "elastic"}
     # chunk map: one image, a frame per slider position, coloured cells
-    assert panel.slider.maximum() + 1 == len(res.runs["elastic"].frames)
+    assert panel.player.count == len(res.runs["elastic"].frames)
     img = panel.map_img.image
     assert img is not None and img.shape[2] == 3 and img.shape[0] == 256
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 4
@@ -33,31 +33,34 @@ def test_default_job_draws_every_view(panel, qtbot):
     assert panel.table.rowCount() > 5 and panel.table.item(3, 2).text() == str(res.runs["elastic"].stats["max_batch"])
     # the sensitivity heatmap has one cell per (memory, input) pair
     assert panel.sens_img.image is not None and panel.sens_img.image.shape == (4, 5)
-    # the headline states the engine's ratios beside the paper's figures as the engine's result records them
-    s = res.summary()
-    r = s["ratios"]["elastic_vs_static_unchunked"]
+    # the banner says what it shows, then the engine's headline figures beside the paper's
     head = panel.headline.text()
-    assert f"{r['decode_throughput']:.2f}×</b> (paper: {s['paper']['decode_throughput_x']:g}×)" in head
-    assert f"{r['max_batch']:.2f}×</b> (paper: {s['paper']['batch_x']:g}×)" in head
+    assert "generated long_context workload: 10 requests" in head
+    for fig in res.headline().values():
+        assert str(fig) in head
+    assert "(paper: 2.32 ×)" in head and "(paper: 3 ×)" in head
+    assert panel.source == panel.default_source()
 
 
 def test_slider_and_policy_switch_redraw_the_chunk_map(panel, qtbot):
     panel.run_job()
     qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
-    panel.slider.setValue(0)
+    slider = panel.player.slider
+    slider.setValue(0)
     first = panel.map_img.image.copy()
-    panel.slider.setValue(panel.slider.maximum())
+    slider.setValue(slider.maximum())
     assert not np.array_equal(first, panel.map_img.image)
     panel.map_policy.setCurrentIndex(1)  # static, unchunked
     assert "static, unchunked" in panel.map_info.text()
-    panel.play.setChecked(True)
-    v = panel.slider.value()
-    qtbot.waitUntil(lambda: panel.slider.value() != v, timeout=5000)
-    panel.play.setChecked(False)
+    panel.player.button.setChecked(True)
+    v = slider.value()
+    qtbot.waitUntil(lambda: slider.value() != v, timeout=5000)
+    panel.player.button.setChecked(False)
 
 
 def test_extra_controls_have_tooltips(panel):
-    for w in (panel.map_policy, panel.play, panel.slider, panel.sens_model, panel.sens_base, panel.map_view, panel.cpu_view):
+    extra = (panel.map_policy, panel.player.button, panel.player.slider, panel.sens_model, panel.sens_base, panel.map_view, panel.cpu_view)
+    for w in (*extra, panel.clear_button):
         assert w.toolTip()
 
 
@@ -79,7 +82,8 @@ def test_open_file_replays_a_trace_and_reports_bad_rows(panel, qtbot, tmp_path):
     good.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + rows + "\n")
     panel.open_file(str(good))
     qtbot.waitUntil(lambda: panel.result is not None and panel.result.trace["requests"] == 8, timeout=120_000)
-    assert "good.csv" in panel.trace_label.text()
+    # the "showing" line and the banner say which file the views show
+    assert "good.csv" in panel.source and "trace good.csv: 8 requests" in panel.headline.text()
 
 
 def test_one_policy_alone_draws_without_the_others(panel, qtbot):
@@ -87,7 +91,45 @@ def test_one_policy_alone_draws_without_the_others(panel, qtbot):
     qtbot.waitUntil(lambda: panel.result is not None, timeout=120_000)
     assert set(panel.result.runs) == {"static_chunked"}
     assert "static, chunked" in panel.map_info.text()  # the map falls back to the policy that ran
-    assert panel.table.columnCount() == 1 and panel.headline.text() == ""
+    assert panel.table.columnCount() == 1
+    assert "decode throughput, static, chunked 8K" in panel.headline.text()  # the one policy's own figures
+    assert panel.source.startswith("Showing: your settings")
     x, _ = panel.mem_curves["elastic"][1][-1].getData()
     assert x is None or len(x) == 0
     assert "Set 'sensitivity'" in panel.sens_note.text()
+
+
+def test_an_opened_trace_is_what_the_panel_shows_and_exports(panel, qtbot, tmp_path):
+    import hashlib
+    import json
+
+    panel.set_config(panel.config().replace(sensitivity="off", n_requests=3))  # keep both jobs short
+    good = tmp_path / "mine.csv"
+    rows = "\n".join(f"2023-11-16 18:15:{10 + i:02d}.5,{300 + 40 * i},{30 + i}" for i in range(6))
+    good.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + rows + "\n")
+    panel.open_file(str(good))
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.config.trace == str(good), timeout=120_000)
+    assert panel.source.startswith("Showing: trace file mine.csv")
+    assert panel.headline.text().startswith("<b>trace mine.csv: 6 requests")
+    out = panel.export(tmp_path / "export")
+    source = json.loads((out / "source.json").read_text())
+    assert source["showing"] == panel.source
+    assert source["opened"]["sha256"] == hashlib.sha256(good.read_bytes()).hexdigest()
+    assert (out / source["opened"]["copy"]).read_bytes() == good.read_bytes()
+    assert json.loads((out / "config.json").read_text())["trace"] == str(good)
+    assert json.loads((out / "result.json").read_text())["trace"]["requests"] == 6
+    # back to the generated workload: the views, the banner and the "showing" line all leave the file
+    panel.clear_button.click()
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.config.trace == "", timeout=120_000)
+    assert "mine.csv" not in panel.source and panel.headline.text().startswith("<b>generated")
+    assert "opened" not in json.loads((panel.export(tmp_path / "again") / "source.json").read_text())
+
+
+def test_opening_a_pipe_or_a_device_is_an_error_not_a_hang(panel, tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        panel.open_file(str(path))
+        assert "not a regular file" in panel.error.text() and panel.job() is None

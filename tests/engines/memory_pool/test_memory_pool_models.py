@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from engines.memory_pool import Config
-from engines.memory_pool.api import make_params, make_trace
+from engines.memory_pool.engine import make_params, make_trace
 from engines.memory_pool.models import GPUS, MODELS, ModelSpec, Roofline
 from engines.memory_pool.simulator import Simulator
 

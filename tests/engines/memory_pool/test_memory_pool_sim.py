@@ -7,7 +7,7 @@ import pytest
 
 from engines.memory_pool import Config, run
 from engines.memory_pool import traces as T
-from engines.memory_pool.api import make_params
+from engines.memory_pool.engine import make_params
 from engines.memory_pool.simulator import CATEGORIES, EVENT_KINDS, POLICIES, Simulator
 from engines.memory_pool.snapshot import load_snapshot, validate_snapshot
 
@@ -137,7 +137,7 @@ def test_offloaded_requests_do_not_decode_and_come_back():
 
 
 def test_snapshot_export_loads_back_with_the_documented_shape(tmp_path):
-    cfg = Config(workload="long_context_mix", n_requests=4, rate_rps=0.2, snapshot_max_entries=10**7)
+    cfg = Config(workload="long_context_mix", n_requests=4, rate_rps=0.2, snapshot_max_entries=10**6)
     res = run(cfg)
     out = res.save(tmp_path)
     assert json.loads((out / "result.json").read_text())["policies"]["elastic"]["max_batch"] >= 1
@@ -193,9 +193,12 @@ def test_sensitivity_map_shows_where_elastic_pays_and_where_it_buys_nothing():
     from engines.memory_pool.sensitivity import sweep
 
     cfg = Config()
-    out = None
-    for x in sweep(lambda m, g: make_params(cfg, m, g), ("Llama-3.1-8B",), 0, 40, memory_gb=(40.0, 141.0), input_tokens=(8192, 131072)):
-        out = x
+    maps = list(sweep(lambda m, g: make_params(cfg, m, g), ("Llama-3.1-8B",), 0, 40, memory_gb=(40.0, 141.0), input_tokens=(8192, 131072)))
+    # one fresh map per cell, each with the cells done so far; the last one complete
+    assert [f for f, _ in maps] == [0.25, 0.5, 0.75, 1.0]
+    assert [int(m["computed"].sum()) for _, m in maps] == [1, 2, 3, 4]
+    assert np.isnan(maps[0][1]["tps_elastic"][0, 1, 1]) and maps[0][1] is not maps[1][1]
+    out = maps[-1][1]
     tps, batch = out["tps_ratio_vs_static_unchunked"][0], out["batch_ratio_vs_static_unchunked"][0]
     # 40 GB, 128K: weights 15 GiB + a 12 GiB reserve leave static less KV than one request holds
     assert out["batch_static_unchunked"][0, 0, 1] == 0 and tps[0, 1] == np.inf
@@ -207,7 +210,7 @@ def test_sensitivity_map_shows_where_elastic_pays_and_where_it_buys_nothing():
 
 def test_page_tallies_match_the_pool_in_mid_run():
     cfg = Config(workload="long_context_mix", n_requests=12, rate_rps=0.5, export_snapshot=False)
-    from engines.memory_pool.api import make_trace
+    from engines.memory_pool.engine import make_trace
 
     for policy in POLICIES:
         sim = Simulator(policy, make_params(cfg), make_trace(cfg))
@@ -229,7 +232,7 @@ def test_page_tallies_match_the_pool_in_mid_run():
 def test_fast_forward_equals_stepping_one_iteration_at_a_time():
     """The module's claim: decode-only stretches advanced at once give the numbers single steps give."""
     cfg = Config(workload="long_context_mix", n_requests=12, rate_rps=0.2, export_snapshot=False, n_frames=2)
-    from engines.memory_pool.api import make_trace
+    from engines.memory_pool.engine import make_trace
 
     for policy in POLICIES:
         runs = []
@@ -254,3 +257,33 @@ def test_fast_forward_equals_stepping_one_iteration_at_a_time():
 def test_a_model_that_does_not_fit_is_a_clear_error():
     with pytest.raises(ValueError, match="^gpu: Llama-3.1-70B-TP4 needs"):
         run(Config(model="Llama-3.1-70B-TP4", gpu_memory_gib=36.0, n_requests=2))
+
+
+def test_stream_yields_fresh_results_and_names_what_changed():
+    from engines.memory_pool import stream
+
+    cfg = Config(workload="long_context", n_requests=3, sensitivity="model", n_frames=10, export_snapshot=False)
+    snaps = [s for s in stream(cfg) if s.result is not None]
+    first, middle, last = snaps[0], snaps[1:-1], snaps[-1]
+    assert first.changed == frozenset() and first.result.sensitivity is None
+    assert middle and all(s.changed == {"sensitivity"} and s.result.runs is first.result.runs for s in middle)
+    done = [int(s.result.sensitivity["computed"].sum()) for s in middle]
+    assert done == sorted(done) and len({id(s.result) for s in snaps}) == len(snaps)  # a fresh Result every time
+    assert last.progress == 1.0 and last.changed == frozenset() and last.result.sensitivity["computed"].all()
+
+
+def test_what_the_views_read_agrees_with_the_runs(long_context):
+    res = long_context
+    for p, r in res.runs.items():
+        t, tops = res.memory_stack(p)
+        total = sum(r.rec[k] for k in CATEGORIES) / 2**30
+        np.testing.assert_allclose(tops[CATEGORIES[-1]][1:], total)  # the top of the stack is every category together
+        assert len(t) == len(r.rec["t"]) + 1 and t[0] == 0.0
+        counted = sum(sum(res.frame_info(p, i)["events"].values()) for i in range(len(r.frames)))
+        assert counted == len(r.events["t"])  # each event once, in the first frame at or after it
+        assert 0 <= res.busiest_frame(p) < len(r.frames)
+    assert len(res.event_times("elastic", "lend", max_points=5)) <= 5
+    assert len(res.event_times("elastic", "lend")) == res.runs["elastic"].events["kind"].tolist().count(EVENT_KINDS.index("lend"))
+    head = res.headline()
+    assert head["batch_x"].value == pytest.approx(res.ratios()["elastic_vs_static_unchunked"]["max_batch"])
+    assert set(res.summary()["paper"]) == {"decode_throughput_x", "batch_x", "input_tokens"}

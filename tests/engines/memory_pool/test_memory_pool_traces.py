@@ -78,7 +78,25 @@ def test_burstgpt_and_mooncake_round_trip(tmp_path):
         ("j.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,10,2\n,10,2\n", ":3: TIMESTAMP ''"),
         ("k.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,10\n", ":2: GeneratedTokens is missing"),
         ("l.csv", "Timestamp,Model,Request tokens,Response tokens\nnan,m,5,5\n", ":2: Timestamp is 'nan'"),
-        ("m.jsonl", '{"timestamp": NaN, "input_length": 5, "output_length": 5}\n', ":1: timestamp is nan"),
+        ("m.jsonl", '{"timestamp": NaN, "input_length": 5, "output_length": 5}\n', ":1: NaN is not a number JSON allows"),
+        (
+            "n.csv",
+            "TIMESTAMP,ContextTokens,GeneratedTokens,ContextTokens\n2023-11-16 18:15:46.68,10,2,99\n",
+            ":1: column.s. ContextTokens appear",
+        ),
+        (
+            "o.csv",
+            "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,10," + "9" * 200_000 + "\n",
+            ":2: not a well-formed CSV row",
+        ),
+        ("p.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-02-30 18:15:46.68,10,2\n", ":2: TIMESTAMP '2023-02-30"),
+        ("q.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n12023-01-01 00:00:00,10,2\n", ":2: TIMESTAMP"),
+        ("r.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-01-01 00:00:00,1_000,2\n", ":2: ContextTokens is '1_000'"),
+        ("s.csv", "Timestamp,Model,Request tokens,Response tokens\n-3,m,5,5\n", ":2: Timestamp is '-3', expected seconds in"),
+        ("t.jsonl", '{"timestamp": 0, "input_length": 5.5, "output_length": 5}\n', ":1: input_length is 5.5"),
+        ("u.jsonl", '{"timestamp": 0, "input_length": true, "output_length": 5}\n', ":1: input_length is 'True'"),
+        ("v.jsonl", '{"timestamp": 0, "input_length": 5, "output_length": 5}\n' + "[" * 100 + "]" * 100 + "\n", ":2: JSON nested deeper"),
+        ("w.jsonl", '{"timestamp": 0, "input_length": 5, "output_length": 99999999999999999999999}\n', ":1: output_length is '9999"),
     ],
 )
 def test_malformed_trace_files_name_the_line(tmp_path, name, text, where):
@@ -88,14 +106,53 @@ def test_malformed_trace_files_name_the_line(tmp_path, name, text, where):
         T.load(path)
 
 
+def test_spreadsheet_quirks_are_accepted(tmp_path):
+    """A byte-order mark and CRLF line ends (as spreadsheet programs write) read as the plain file does."""
+    plain = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,10,2\n2023-11-16 18:15:47.1,20,3\n"
+    (tmp_path / "plain.csv").write_text(plain)
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbf" + plain.replace("\n", "\r\n").encode())
+    a, b = T.load(tmp_path / "plain.csv"), T.load(tmp_path / "excel.csv")
+    np.testing.assert_array_equal(a.arrival_s, b.arrival_s)
+    np.testing.assert_array_equal(a.input_tokens, b.input_tokens)
+    (tmp_path / "b.csv").write_bytes(b"\xef\xbb\xbfTimestamp,Model,Request tokens,Response tokens\r\n1,m,5,5\r\n")
+    (tmp_path / "m.jsonl").write_bytes(b'\xef\xbb\xbf{"timestamp": 5, "input_length": 5, "output_length": 6}\r\n')
+    assert T.load(tmp_path / "b.csv").input_tokens.tolist() == [5] and T.load(tmp_path / "m.jsonl").output_tokens.tolist() == [6]
+
+
+def test_azure_timestamps_outside_the_nanosecond_range_do_not_wrap(tmp_path):
+    """numpy's datetime64[ns] holds 1678–2262 only; the reader counts exact nanoseconds for any year 1–9999."""
+    path = tmp_path / "old.csv"
+    path.write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+        "1600-01-01 00:00:00.000000001,10,2\n2300-01-01 00:00:00,10,2\n1600-01-01 00:00:01,10,2\n9999-12-31T23:59:59.999999999,1,1\n"
+    )
+    tr = T.load(path)
+    days_1600_2300 = (np.datetime64("2300-01-01", "D") - np.datetime64("1600-01-01", "D")).astype(int)
+    assert tr.arrival_s[1] == pytest.approx(1.0 - 1e-9, abs=1e-12)
+    assert tr.arrival_s[2] == pytest.approx(days_1600_2300 * 86400.0, rel=1e-15)
+    assert tr.lines.tolist() == [2, 4, 3, 5]  # sorted by arrival, each request still knows its line
+
+
+def test_special_files_are_refused_without_reading_them(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        with pytest.raises(T.TraceError, match="not a regular file"):
+            T.load(path)
+        with pytest.raises(ValueError, match="^trace: .*not a regular file"):
+            Config(trace=str(path))
+
+
 def test_unreadable_trace_files_are_trace_errors(tmp_path):
     binary = tmp_path / "trace.csv"
     binary.write_bytes(b"TIMESTAMP,ContextTokens,GeneratedTokens\n\x89PNG\xff\xfe\n")
     for fmt in ("auto", "azure", "mooncake"):
         with pytest.raises(T.TraceError, match="trace.csv:2: not UTF-8 text"):
             T.load(binary, fmt)
-    with pytest.raises(T.TraceError, match="cannot read"):
-        T.load(tmp_path, "azure")  # a folder
+    with pytest.raises(T.TraceError, match="is a folder, expected a file"):
+        T.load(tmp_path, "azure")
 
 
 def test_replaying_a_trace_file_through_the_engine(tmp_path):

@@ -1,10 +1,15 @@
-"""stream / run / bench: the engine's entry points."""
+"""stream / run: every chosen policy on one trace, then the sensitivity map if asked.
+
+The stream's snapshots: progress of each policy's simulation (no result yet); then the Result with every run
+(``changed`` empty: everything is new); while the sensitivity map is computed, one fresh Result per cell with
+the map so far (``changed == {"sensitivity"}``: the runs are the same objects as before); the last snapshot
+(progress 1.0) names nothing, so a receiver that skipped snapshots redraws everything once.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from ..base import Snapshot, consume
 from ..device import resolve
@@ -12,9 +17,9 @@ from . import sensitivity as sens
 from . import traces
 from .config import Config
 from .models import GIB, GPUS, MODELS, Roofline
-from .result import PAPER, Result
-from .simulator import POLICIES, PolicyRun, SimParams, Simulator
-from .snapshot import elastic_snapshot, static_snapshot
+from .result import Result
+from .simulator import PolicyRun, SimParams, Simulator
+from .snapshot import ElasticRecorder, static_snapshot
 
 
 def make_params(cfg: Config, model: str | None = None, memory_gb: float | None = None, log_ops: bool = False) -> SimParams:
@@ -61,7 +66,7 @@ def make_trace(cfg: Config) -> traces.Trace:
         path = traces.azure_trace_path()
         if not path.exists():
             raise ValueError(f"workload: azure needs {path} (allowed: another workload, or trace=PATH)")
-        return traces.load_azure(path).scaled(cfg.trace_rate_rps, cfg.trace_limit)
+        return traces.load_cached(path, "azure").scaled(cfg.trace_rate_rps, cfg.trace_limit)
     if w == "long_context":
         return traces.long_context(cfg.seed, cfg.n_requests, cfg.long_input_tokens)
     if w == "long_context_mix":
@@ -76,9 +81,9 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     if (device or "auto").strip().lower() not in ("auto", "cpu"):
         resolve(device)  # fail early on a bad request; the simulator itself is numpy (importing torch costs seconds)
     try:
-        tr = make_trace(cfg)
+        tr = make_trace(cfg)  # validated with the Config; a file changed since is parsed again here
     except traces.TraceError as err:
-        raise ValueError(f"trace: {err}") from None
+        raise traces.TraceError(f"trace: {err}") from None
     yield Snapshot(0.01, f"trace: {len(tr)} requests, {tr.rate:.3g} req/s")
     pols = cfg.policies
     n_sens = {"off": 0, "model": 1, "all_models": len(MODELS)}[cfg.sensitivity]
@@ -90,17 +95,26 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     for i, pol in enumerate(pols):
         sim = Simulator(pol, params, tr)
         ttft_target = sim.ttft_target
+        # elastic: the pool's operation log becomes snapshot entries as the run goes (the log is emptied each time, so
+        # its memory stays bounded by the last snapshot_max_entries); static: the allocator sees only start-up tensors
+        recorder = (
+            ElasticRecorder(sim.cap, params.chunk_bytes, cfg.snapshot_max_entries) if cfg.export_snapshot and pol == "elastic" else None
+        )
+        log = sim.pool.log
+        if recorder is None:
+            sim.pool.log = None
         for frac in sim.run():
+            if recorder is not None:
+                recorder.feed(log)
+                log.clear()
             yield Snapshot(0.01 + share * 0.98 * (i + frac) / len(pols), f"{pol}: {frac:.0%} of requests done")
+        if recorder is not None:
+            recorder.feed(log)
+            log.clear()
+            snaps[pol] = recorder.snapshot(sim.pool)
+        elif cfg.export_snapshot:
+            snaps[pol] = static_snapshot(params.model.weight_bytes, params.overhead_bytes, sim.reserve_bytes, sim.n_blocks * sim.unit_bytes)
         runs[pol] = sim.result()
-        if cfg.export_snapshot:
-            if pol == "elastic":
-                snaps[pol] = elastic_snapshot(sim.pool, sim.oplog, sim.cap, params.chunk_bytes, cfg.snapshot_max_entries)
-            else:
-                snaps[pol] = static_snapshot(
-                    params.model.weight_bytes, params.overhead_bytes, sim.reserve_bytes, sim.n_blocks * sim.unit_bytes
-                )
-        sim.oplog = None
     m = params.model
     memory = dict(
         weights_gib=m.weight_bytes / GIB,
@@ -126,59 +140,12 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     if n_sens:
         yield Snapshot(0.5, "sensitivity map", result)
         models = (cfg.model,) if n_sens == 1 else tuple(MODELS)
-        for x in sens.sweep(lambda mod, mem: make_params(cfg, mod, mem), models, cfg.seed, cfg.sensitivity_max_requests):
-            if isinstance(x, dict):
-                result.sensitivity = x
-            else:
-                yield Snapshot(0.5 + 0.49 * x, f"sensitivity map: {x:.0%}", result)
+        for frac, partial in sens.sweep(lambda mod, mem: make_params(cfg, mod, mem), models, cfg.seed, cfg.sensitivity_max_requests):
+            result = dataclasses.replace(result, sensitivity=partial)  # a fresh Result: the one yielded before stays as it was
+            if frac < 1.0:
+                yield Snapshot(0.5 + 0.49 * frac, f"sensitivity map: {frac:.0%}", result, frozenset({"sensitivity"}))
     yield Snapshot(1.0, "done", result)
 
 
 def run(config: Config | None = None, device: str = "auto") -> Result:
     return consume(stream(config, device))
-
-
-def _ratios_and_stats(res: Result, keys: tuple[str, ...]) -> dict:
-    """A bench entry: elastic-over-static ratios and the chosen stats of every policy."""
-    return dict(ratios=res.ratios(), policies={p: {k: r.stats[k] for k in keys} for p, r in res.runs.items()})
-
-
-def bench(quick: bool = False, device: str = "auto", progress: Callable[[Snapshot], None] | None = None) -> dict:
-    """Simulator speed on a 10,000-request chat trace (1,000 quick), per policy side by side; plus the
-    long-context acceptance ratios and, when ../shared/data is present, the real Azure trace."""
-    report: dict = {}
-    n = 1000 if quick else 10_000
-    cfg = Config(workload="chat", n_requests=n, rate_rps=20.0, input_median=1024, output_median=256, export_snapshot=False)
-    tr = make_trace(cfg)
-    params = make_params(cfg)
-    speed = {}
-    for i, pol in enumerate(POLICIES):
-        t0 = time.perf_counter()
-        sim = Simulator(pol, params, tr)
-        for frac in sim.run():
-            if progress:
-                progress(Snapshot(0.6 * (i + frac) / 3, f"speed: {pol}"))
-        wall = time.perf_counter() - t0
-        res = sim.result()
-        speed[pol] = dict(
-            wall_s=wall,
-            iterations=res.stats["iterations"],
-            iterations_per_s=res.stats["iterations"] / wall,
-            requests_per_s=n / wall,
-            decode_tokens_per_s_simulated=res.stats["decode_tokens_per_s"],
-        )
-    report["speed"] = dict(requests=n, **speed)
-    lc = run(Config(workload="long_context", n_requests=8 if quick else 16, export_snapshot=False))
-    report["long_context"] = _ratios_and_stats(lc, ("decode_tokens_per_s", "max_batch", "max_admitted", "ttft_p50_s"))
-    if progress:
-        progress(Snapshot(0.8, "long context done"))
-    if not quick and traces.azure_trace_path().exists():
-        az = run(Config(workload="azure", max_num_seqs=256, export_snapshot=False))
-        report["azure"] = _ratios_and_stats(az, ("decode_tokens_per_s", "ttft_p50_s", "ttft_p99_s", "max_batch"))
-    if progress:
-        progress(Snapshot(1.0, "done"))
-    report["paper"] = {k: PAPER[k] for k in ("decode_throughput_x", "batch_x")}
-    report["note"] = (
-        "speed: simulated iterations per wall second on this machine; ratios: elastic over static on the same trace and cost model"
-    )
-    return report
