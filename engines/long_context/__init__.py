@@ -6,7 +6,8 @@ memory, which RoPE pairs a scaling interpolates (``calculator``); and the toy ex
 trained on needle retrieval in a toy-language haystack at L_train, evaluated on a length × depth NIAH grid with
 every scaling zero-shot, then continued-trained UltraLong-style at 8× L_train (packed documents, separator, no
 cross-document mask, YaRN s = 8) beside a plain-RoPE control (``task``, ``model``, ``training``, ``evaluation``,
-``scalings``, ``engine``). ``source="recorded"`` shows the run shipped in resources/long_context (``record``).
+``scalings``, ``engine``). ``source="recorded"`` shows the run shipped in resources/long_context (``record``);
+``source="extend"`` starts from its base checkpoint and redoes only the extension and the evaluation.
 
 Readings where the paper leaves the miniature open (each a Config field): the haystack is a skip-gram toy language
 with a next-token loss (``lm_weight``) so that the model has the local positional circuits a pretrained LLM has;

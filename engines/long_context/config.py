@@ -18,10 +18,12 @@ class Config(ConfigBase):
     source: str = param(
         "train",
         "train: train the base model, extend it and evaluate every scaling now (minutes); recorded: show the run shipped in "
-        "resources/long_context (seconds; its own experiment settings, this Config's calculator settings)",
-        choices=("train", "recorded"), group="Run",
+        "resources/long_context (seconds; its own experiment settings, this Config's calculator settings); extend: start from "
+        "the recorded base model (its model, task and base training) and redo the extension and evaluation with this Config",
+        choices=("train", "recorded", "extend"), group="Run",
     )
-    recorded_dir: str = param("", "Folder of the recorded run to show (empty = resources/long_context)", group="Run", gui=False)
+    recorded_dir: str = param("", "Folder of the recorded run to show or extend (empty = resources/long_context)", group="Run",
+                              gui=False)
     seed: int = param(0, "Seed of the weights' initialisation, the toy language and every document drawn", lo=0, hi=2**31 - 1,
                       group="Run")
     cpu_threads: int = param(1, "torch CPU threads for training and evaluation (0 = leave torch's setting)", lo=0, hi=64,

@@ -39,15 +39,22 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     cfg = config or Config()
     dev = resolve(device)
     report = calculator_report(cfg)
+    folder = Path(cfg.recorded_dir) if cfg.recorded_dir else None
     if cfg.source == "recorded":
         from .record import load_recorded
 
         yield Snapshot(0.1, "reading the recorded run")
-        result = load_recorded(Path(cfg.recorded_dir) if cfg.recorded_dir else None, cfg, report)
+        result = load_recorded(folder, cfg, report)
         yield Snapshot(1.0, "recorded run (python -m engines record long_context remakes it)", result)
         return
+    base = None
+    if cfg.source == "extend":
+        from .record import recorded_base
+
+        cfg, weights, curves = recorded_base(folder, cfg)
+        base = (weights, curves)
     with cpu_threads(cfg.cpu_threads, dev):
-        yield from experiment(cfg, dev, report)
+        yield from experiment(cfg, dev, report, base=base)
 
 
 def run(config: Config | None = None, device: str = "auto") -> Result:
@@ -66,20 +73,21 @@ class _Progress:
         return min(0.99, self.done / self.total)
 
 
-def experiment(cfg: Config, dev, report: ModelReport, keep: dict | None = None) -> Iterator[Snapshot[Result]]:
-    """The whole toy experiment; ``keep`` (if given) receives the three models' weights (what ``record`` ships)."""
+def experiment(cfg: Config, dev, report: ModelReport, keep: dict | None = None, base: tuple | None = None) -> Iterator[Snapshot[Result]]:
+    """The whole toy experiment; ``keep`` (if given) receives the three models' weights (what ``record`` ships);
+    ``base`` = (weights, loss curves) starts from a trained base model instead of training one."""
     # torch and transformers load here, not when the engine is imported (the calculator and recorded runs need neither)
     from . import model as toy
     from .evaluation import depths, grid_documents, score
     from .training import train
 
     t_start = time.perf_counter()
-    vocab = vocabulary(cfg)
+    vocab = vocabulary(cfg)  # (cfg.source == "extend": the recorded base's model and task fields are already in cfg)
     hay = Haystack(vocab, cfg.haystack_noise, cfg.seed)
     result = Result.empty(cfg, report, depths(cfg))
     progress = _Progress(cfg)
-    base = toy.build(vocab.size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.ffn, cfg.rope_theta, cfg.seed, dev)
-    result.parameters = toy.parameter_count(base)
+    model = toy.build(vocab.size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.ffn, cfg.rope_theta, cfg.seed, dev)
+    result.parameters = toy.parameter_count(model)
     yield Snapshot(0.0, f"toy Llama: {result.parameters:,} parameters, vocabulary {vocab.size}", result.frozen(),
                    frozenset({"calculator"}))
 
@@ -95,13 +103,21 @@ def experiment(cfg: Config, dev, report: ModelReport, keep: dict | None = None) 
                 yield Snapshot(frac, f"{name}: step {step}/{steps}, answer loss {a:.3f}, text loss {m:.3f}", result.frozen(),
                                frozenset({"training"}))
 
-    # 1. the base model at L_train
+    # 1. the base model at L_train (or the recorded one)
     t0 = time.perf_counter()
-    rng = np.random.default_rng([cfg.seed, 1])
-    toy.set_rope(base, result.base_theta, 1.0)
-    yield from training_phase(base, "base", lambda: needle_documents(rng, hay, cfg.needle, cfg.distractors, cfg.batch_size,
-                                                                     cfg.train_length),
-                              cfg.base_steps, cfg.lr, cfg.batch_size * cfg.train_length)
+    toy.set_rope(model, result.base_theta, 1.0)
+    if base is None:
+        rng = np.random.default_rng([cfg.seed, 1])
+        yield from training_phase(model, "base", lambda: needle_documents(rng, hay, cfg.needle, cfg.distractors, cfg.batch_size,
+                                                                          cfg.train_length),
+                                  cfg.base_steps, cfg.lr, cfg.batch_size * cfg.train_length)
+    else:
+        weights, curves = base
+        toy.load_state(model, weights)
+        model.eval()
+        for name, arr in curves.items():
+            setattr(result, name, arr)
+        progress.add(3 * cfg.base_steps * cfg.batch_size * cfg.train_length)
     result.timings["base_training_s"] = time.perf_counter() - t0
 
     documents = {n: grid_documents(cfg, hay, n) for n in cfg.lengths}
@@ -125,26 +141,26 @@ def experiment(cfg: Config, dev, report: ModelReport, keep: dict | None = None) 
     # 2. zero-shot: the base model with every scaling
     t0 = time.perf_counter()
     for scaling in ZERO_SHOT:
-        yield from evaluate(base, "base", scaling)
+        yield from evaluate(model, "base", scaling)
     result.timings["zero_shot_eval_s"] = time.perf_counter() - t0
     if keep is not None:
-        keep["base"] = toy.state_dict_numpy(base)
+        keep["base"] = toy.state_dict_numpy(model)
 
     # 3. continued training at extend_factor × L_train on packed documents: YaRN (UltraLong) and plain RoPE (control)
     for scaling, name in (("ultralong", "ultralong"), ("ultralong_control", "control")):
         t0 = time.perf_counter()
-        model = copy.deepcopy(base)
+        extended = copy.deepcopy(model)
         theta, attention = training_rope(cfg, scaling)
-        toy.set_rope(model, theta, attention)
+        toy.set_rope(extended, theta, attention)
         pack_rng = np.random.default_rng([cfg.seed, 2])  # the same packs for both
-        yield from training_phase(model, name, lambda r=pack_rng: packs(r, hay, cfg.needle, cfg.distractors, cfg.extend_batch,
+        yield from training_phase(extended, name, lambda r=pack_rng: packs(r, hay, cfg.needle, cfg.distractors, cfg.extend_batch,
                                                                         cfg.pack_length, cfg.train_length),
                                   cfg.extend_steps, cfg.extend_lr, cfg.extend_batch * cfg.pack_length)
         result.timings[f"{name}_training_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        yield from evaluate(model, name, scaling)
+        yield from evaluate(extended, name, scaling)
         result.timings[f"{name}_eval_s"] = time.perf_counter() - t0
         if keep is not None:
-            keep[name] = toy.state_dict_numpy(model)
+            keep[name] = toy.state_dict_numpy(extended)
     result.timings["total_s"] = time.perf_counter() - t_start
     yield Snapshot(1.0, "done", result.frozen())

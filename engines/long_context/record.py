@@ -27,6 +27,9 @@ from .result import Result
 
 CHECKPOINTS = ("base", "ultralong", "control")
 CALCULATOR_FIELDS = ("model", "model_config", "calc_length", "calc_scaling", "calc_factor", "kv_dtype")
+# what the recorded base checkpoint was made with: source=extend takes these from the recorded run
+BASE_FIELDS = ("seed", "d_model", "n_layers", "n_heads", "ffn", "rope_theta", "train_length", "needle", "distractors", "n_keys",
+               "n_values", "n_filler", "haystack_noise", "lm_weight", "base_steps", "batch_size", "lr")
 _GRID_ARRAYS = ("lengths", "length_ratio", "depths", "heatmap", "local_accuracy", "scale", "theta", "attention_factor", "base_theta",
                 "base_answer_loss", "base_lm_loss", "ultralong_answer_loss", "ultralong_lm_loss", "control_answer_loss",
                 "control_lm_loss")
@@ -57,24 +60,24 @@ def record(out_dir: str | Path | None = None, config: Config | None = None, devi
     weights: dict = {}
     t0 = time.perf_counter()
     last = None
-    with cpu_threads(cfg.cpu_threads, dev):
+    with cpu_threads(cfg.cpu_threads, dev):  # the provenance is written inside, so it reports the thread count used
         for snap in experiment(cfg, dev, calculator_report(cfg), keep=weights):
             last = snap
             if progress is not None:
                 progress(snap)
-    wall = time.perf_counter() - t0
-    result = last.result
-    result.save(out)
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    for name in CHECKPOINTS:
-        save_file(weights[name], str(out / f"{name}.safetensors"))
-    files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file() and p.name != "provenance.json"}
-    return write_provenance(
-        out, command_line(cfg), seed=cfg.seed, device=str(dev),
-        steps={"base": cfg.base_steps, "ultralong": cfg.extend_steps, "control": cfg.extend_steps},
-        wall_time_s=round(wall, 1), timings_s={k: round(v, 1) for k, v in result.timings.items()},
-        acceptance=result.acceptance(), files_bytes=files, total_bytes=sum(files.values()),
-    )
+        wall = time.perf_counter() - t0
+        result = last.result
+        result.save(out)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        for name in CHECKPOINTS:
+            save_file(weights[name], str(out / f"{name}.safetensors"))
+        files = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.is_file() and p.name != "provenance.json"}
+        return write_provenance(
+            out, command_line(cfg), seed=cfg.seed, device=str(dev),
+            steps={"base": cfg.base_steps, "ultralong": cfg.extend_steps, "control": cfg.extend_steps},
+            wall_time_s=round(wall, 1), timings_s={k: round(v, 1) for k, v in result.timings.items()},
+            acceptance=result.acceptance(), files_bytes=files, total_bytes=sum(files.values()),
+        )
 
 
 def _read_json(path: Path) -> dict:
@@ -98,6 +101,28 @@ def recorded_config(folder: Path) -> Config:
         return Config(**data)
     except (TypeError, ValueError) as err:
         raise LongContextError(f"{path}: {err}") from None
+
+
+def recorded_base(folder: Path | None, cfg: Config) -> tuple[Config, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """For source=extend: (cfg with the recorded run's BASE_FIELDS, the base weights, the base loss curves)."""
+    from safetensors.numpy import load_file
+
+    folder = Path(folder) if folder else default_dir()
+    recorded = recorded_config(folder)
+    merged = cfg.replace(**{k: getattr(recorded, k) for k in BASE_FIELDS})
+    path = folder / "base.safetensors"
+    if not path.exists():
+        raise LongContextError(f"{path}: missing (make the recorded run with `python -m engines record long_context`)")
+    try:
+        weights = load_file(str(path))
+    except Exception as err:  # safetensors raises its own error types for a damaged header
+        raise LongContextError(f"{path}: not a safetensors checkpoint ({err})") from None
+    try:
+        with np.load(folder / "arrays.npz") as npz:
+            curves = {k: npz[k] for k in ("base_answer_loss", "base_lm_loss")}
+    except (OSError, KeyError, ValueError):
+        curves = {}
+    return merged, weights, curves
 
 
 def load_recorded(folder: Path | None, cfg: Config, report: ModelReport) -> Result:
