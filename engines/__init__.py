@@ -16,6 +16,7 @@ ENGINES: dict[str, str] = {
     "spin_alignment": "Hadronic rescattering bias on vector-meson spin alignment rho00 (arXiv:2507.00706)",
     "splatting": "3D Gaussian Splatting with Lumina's sort sharing (S2) and radiance caching (arXiv:2506.05682)",
     "memory_pool": "LLM serving memory pool: eLLM elastic memory against static partitioning (arXiv:2506.15155)",
+    "acereason": "On-policy GRPO, math-only then code-only RL, in the reasoning world (AceReason, arXiv:2505.16400)",
 }
 
 
