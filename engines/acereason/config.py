@@ -38,7 +38,7 @@ class Config(ConfigBase):
     heads: int = param(4, "Attention heads (hidden_size must be a multiple)", lo=1, hi=32, group="Model")
     intermediate_size: int = param(384, "SwiGLU MLP width", lo=16, hi=8192, group="Model")
     # ---- SFT -----------------------------------------------------------------------------------------------
-    sft_steps: int = param(1000, "SFT steps (0 = start RL from `model` as it is)", lo=0, hi=20_000, group="SFT")
+    sft_steps: int = param(600, "SFT steps (0 = start RL from `model` as it is)", lo=0, hi=20_000, group="SFT")
     sft_batch: int = param(64, "SFT traces per step", lo=1, hi=1024, group="SFT")
     sft_lr: float = param(1e-3, "SFT peak learning rate (AdamW, 100 warm-up steps, cosine to 10 %)", lo=0.0, lo_open=True, hi=1e-1,
                           group="SFT")
@@ -68,15 +68,19 @@ class Config(ConfigBase):
     top_p: float = param(1.0, "Nucleus sampling mass of rollouts", lo=0.0, lo_open=True, hi=1.0, group="GRPO")
     updates_per_batch: int = param(1, "Optimizer steps per rollout batch (1 = strictly on-policy; >1 splits the batch into "
                                    "mini-batches, PPO clipping then binds)", lo=1, hi=16, group="GRPO")
+    update_mode: str = param("epochs", "How updates_per_batch > 1 is done: k passes over the whole batch (veRL's ppo_epochs) or "
+                             "k mini-batches of whole groups (ppo_mini_batch_size = batch / k; at this scale its entropy stayed "
+                             "within noise of on-policy, see BENCHMARKS.md)",
+                             choices=("minibatch", "epochs"), group="GRPO")
     clip_eps: float = param(0.2, "PPO clip range ε (binds only when updates_per_batch > 1)", lo=0.0, hi=1.0, group="GRPO")
     pool_size: int = param(512, "Training prompts drawn per stage (before pass-rate filtering)", lo=1, hi=20_000, group="GRPO",
                            gui=False)
-    filter_samples: int = param(4, "Samples per prompt that estimate pass rates for the filter", lo=1, hi=64, group="GRPO", gui=False)
+    filter_samples: int = param(2, "Samples per prompt that estimate pass rates for the filter", lo=1, hi=64, group="GRPO", gui=False)
     # ---- evaluation ----------------------------------------------------------------------------------------
     eval_prompts: int = param(128, "Held-out prompts per family", lo=1, hi=4096, group="Evaluation")
     eval_samples: int = param(32, "Samples per held-out prompt at the SFT end and every stage end (pass@1 = their mean)", lo=1, hi=256,
                               group="Evaluation")
-    eval_every: int = param(10, "Light held-out evaluation every N RL steps (0 = only at stage ends)", lo=0, hi=10_000,
+    eval_every: int = param(20, "Light held-out evaluation every N RL steps (0 = only at stage ends)", lo=0, hi=10_000,
                             group="Evaluation")
     light_samples: int = param(4, "Samples per held-out prompt of the light evaluations", lo=1, hi=256, group="Evaluation", gui=False)
     eval_max_new_tokens: int = param(48, "Response-length limit of every evaluation (fixed, so stages are compared alike)",

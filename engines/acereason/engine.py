@@ -48,7 +48,8 @@ def recipe_for(cfg: Config):
         mix=TraceMix(cfg.code_share, cfg.wrong_share, cfg.lucky_share, cfg.self_check_share, (1, *math_levels), (1, *code_levels),
                      cfg.absorb),
         sft=SFTSettings(cfg.sft_steps, cfg.sft_batch, cfg.sft_lr, warmup=min(100, max(cfg.sft_steps // 10, 1))),
-        grpo=GRPOSettings(cfg.prompts_per_step, cfg.group_size, cfg.lr, cfg.temperature, cfg.top_p, cfg.updates_per_batch, cfg.clip_eps,
+        grpo=GRPOSettings(cfg.prompts_per_step, cfg.group_size, cfg.lr, cfg.temperature, cfg.top_p, cfg.updates_per_batch, cfg.update_mode,
+                          cfg.clip_eps,
                           cfg.overlong_filter, pool_size=cfg.pool_size, filter_samples=cfg.filter_samples, absorb=cfg.absorb),
         stages=tuple(stages),
         eval=EvalSettings(cfg.eval_prompts, cfg.eval_samples, cfg.light_samples, cfg.eval_every, cfg.eval_max_new_tokens,
@@ -103,6 +104,21 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
 
 def run(config: Config | None = None, device: str = "auto") -> Result:
     return consume(stream(config, device))
+
+
+def open_log(path: str | Path, format: str = "auto") -> Result:
+    """A TRL, veRL, own or TensorBoard log (File → Open) as a Result: the same curves and stage bounds, no training.
+
+    For a log that keeps growing, poll a ``LogFollower`` and rebuild with :func:`log_result` from its ``run``.
+    """
+    from engines.reasoning.logs import read_log
+
+    return log_result(read_log(path, format))
+
+
+def log_result(run) -> Result:
+    """The Result view of a ``LogRun`` (its rows as they stand)."""
+    return Result(Config(recorded=True), rows=list(run.rows), run_dir=run.path, recorded={"log": run.path, "format": run.format})
 
 
 def read_jsonl(path: Path) -> list[dict]:

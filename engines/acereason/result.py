@@ -83,7 +83,8 @@ class Result(ResultBase):
         return LogRun(self.run_dir, "own", self.rows)
 
     def seeds(self) -> list[int]:
-        return sorted({int(r["seed"]) for r in self.rows if "seed" in r})
+        """The seeds in the rows (a foreign log without seeds is seed 0)."""
+        return sorted({int(r.get("seed", 0)) for r in self.rows})
 
     def curve(self, name: str, run: str = "main") -> dict:
         """``{"steps", "seeds": {seed: values}, "mean", "lo", "hi"}`` of a canonical metric (NaN where a seed has no value)."""
@@ -106,16 +107,18 @@ class Result(ResultBase):
         seeds = self.seeds()
         out: dict[str, dict] = {}
         for r in self.rows:
-            if r.get("run", "main") != "main" or "step" not in r or (seeds and r.get("seed") != seeds[0]):
+            if r.get("run", "main") != "main" or "step" not in r or (seeds and r.get("seed", 0) != seeds[0]):
                 continue
-            b = out.setdefault(r["stage"], {"name": r["stage"], "phase": r.get("phase", r["stage"]), "start": r["step"], "end": r["step"],
-                                            "max_new_tokens": r.get("max_new_tokens")})
+            name = r.get("stage", "log")  # a foreign log is one stage
+            b = out.setdefault(name, {"name": name, "phase": r.get("phase", name), "start": r["step"], "end": r["step"],
+                                      "max_new_tokens": r.get("max_new_tokens")})
             b["start"], b["end"] = min(b["start"], r["step"]), max(b["end"], r["step"])
             b["max_new_tokens"] = b["max_new_tokens"] or r.get("max_new_tokens")
         return list(out.values())
 
     def _end_row(self, seed: int, stages: set[str]) -> dict | None:
-        rows = [r for r in self.rows if r.get("seed") == seed and r.get("run", "main") == "main" and r.get("eval") == "full"
+        """The last evaluated row of ``stages`` (a phase ends on a full evaluation, a stage inside it on a light one)."""
+        rows = [r for r in self.rows if r.get("seed", 0) == seed and r.get("run", "main") == "main" and r.get("eval")
                 and r.get("stage") in stages]
         return max(rows, key=lambda r: r["step"]) if rows else None
 

@@ -18,7 +18,9 @@ META = "checkpoint.json"
 def save_checkpoint(model, tokenizer, folder: str | Path, half: bool = True, **meta) -> Path:
     """Write ``model`` (fp16 when ``half``) and ``tokenizer`` to ``folder`` with ``meta`` in checkpoint.json."""
     import torch
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # no "Writing model shards" bar on the CLI's stderr
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: (v.detach().to("cpu", torch.float16) if half and v.is_floating_point() else v.detach().cpu())

@@ -12,9 +12,10 @@ tokens of the (mini-)batch ("token-mean"), with ρ_it = π_θ(y_it | ·) / π_ol
 
 With one update per rollout batch the policy that sampled is the one being differentiated: ρ = 1 (up to
 the cached/uncached float difference, ~1e-7) and clipping never binds, so ∇L = −Σ m A ∇log π / Σ m.
-``updates_per_batch = k > 1`` splits the batch into k mini-batches of whole groups, one optimizer step
-each (veRL's ``ppo_mini_batch_size = batch / k``): the later ones are off-policy and PPO clipping acts;
-this is the setting AceReason saw collapse entropy. Overlong filtering masks truncated responses out of
+``updates_per_batch = k > 1`` takes k optimizer steps per rollout batch, the later ones off-policy with PPO
+clipping acting: ``update_mode = minibatch`` splits the batch into k mini-batches of whole groups (veRL's
+``ppo_mini_batch_size = batch / k``), ``epochs`` passes over the whole batch k times (veRL's ``ppo_epochs``);
+either is the off-policy setting AceReason saw collapse entropy. Overlong filtering masks truncated responses out of
 the loss (their reward, 0, still enters their group's mean). Pass-rate filtering drops from a stage's prompt
 pool the prompts the current policy already solves at more than ``filter_above``.
 """
@@ -53,6 +54,7 @@ class GRPOSettings:
     temperature: float = 1.0
     top_p: float = 1.0
     updates_per_batch: int = 1
+    update_mode: str = "epochs"
     clip_eps: float = 0.2
     overlong_filter: bool = True
     grad_clip: float = 1.0
@@ -93,14 +95,19 @@ def response_logprobs(model, roll: Rollout, temperature: float, rows: slice | to
 
 
 def update(model, optimizer, roll: Rollout, rewards: torch.Tensor, s: GRPOSettings) -> dict:
-    """One rollout batch → ``updates_per_batch`` optimizer steps on mini-batches of whole groups."""
+    """One rollout batch → ``updates_per_batch`` optimizer steps: on mini-batches of whole groups, or (``epochs``) on all of it."""
     adv = group_advantages(rewards, s.group_size, s.adv_eps).to(roll.tokens.device)
     mask = roll.mask * (~roll.truncated).float()[:, None] if s.overlong_filter else roll.mask
     groups = rewards.numel() // s.group_size
-    k = min(s.updates_per_batch, groups)
+    if s.update_mode == "epochs":
+        k = s.updates_per_batch
+        chunks = [np.arange(groups)] * k
+    else:
+        k = min(s.updates_per_batch, groups)
+        chunks = np.array_split(np.arange(groups), k)
     stats = {"loss": [], "clipfrac": [], "grad_norm": [], "kl": []}
     model.train()
-    for chunk in np.array_split(np.arange(groups), k):
+    for chunk in chunks:
         rows = torch.from_numpy(np.concatenate([np.arange(g * s.group_size, (g + 1) * s.group_size) for g in chunk])).to(roll.tokens.device)
         logp = response_logprobs(model, roll, s.temperature, rows)
         m = mask[rows]

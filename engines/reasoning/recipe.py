@@ -3,10 +3,10 @@ metrics rows, sample completions and checkpoints as events — what every engine
 
 Rows (one JSON object per line of ``metrics.jsonl``) carry ``seed``, ``run`` (``main`` or ``ablation``),
 ``phase``, ``stage`` and either ``sft_step`` (SFT) or ``step`` (RL step, 0 = the SFT end) with veRL's
-metric names. Held-out evaluation runs at step 0, every ``eval.every`` steps on ``light_samples`` samples
-per prompt, and at the end of every stage on ``samples`` per prompt (``val-core/<family>/acc/mean@n``:
-the ``@n`` tells the two apart). Checkpoints: the SFT end, every ``checkpoint_every`` RL steps, each phase
-end, as ``checkpoints/seed<s>/<name>``.
+metric names. Held-out evaluation runs every ``eval.every`` steps and at the end of every stage on
+``light_samples`` samples per prompt, and at the SFT end and the end of every phase on ``samples`` per
+prompt (``val-core/<family>/acc/mean@n``: the ``@n`` tells the two apart; ``eval`` is ``light`` or ``full``).
+Checkpoints: the SFT end, every ``checkpoint_every`` RL steps, each phase end, as ``checkpoints/seed<s>/<name>``.
 
 The updates-per-batch ablation (``ablation_steps`` > 0) starts from a copy of the SFT policy and runs the
 first stage with ``ablation_updates`` updates per batch, same seed, same prompts, same lr; its rows have
@@ -89,7 +89,9 @@ def _work(recipe: Recipe) -> float:
     full = 2 * ev.prompts * ev.samples / 1000 * 2
     light = 2 * ev.prompts * ev.light_samples / 1000 * 2
     n_light = recipe.rl_steps // max(ev.every, 1)
-    return recipe.sft.steps + 6 * (recipe.rl_steps + recipe.ablation_steps) + full * (1 + len(recipe.stages)) + light * n_light + 1
+    phases = len({s.phase for s in recipe.stages})
+    rl = 6 * (recipe.rl_steps + recipe.ablation_steps)
+    return recipe.sft.steps + rl + full * (1 + phases) + light * (n_light + len(recipe.stages)) + 1
 
 
 def build_policy(recipe: Recipe, seed: int, device):
@@ -160,16 +162,16 @@ def run_recipe(recipe: Recipe, seed: int, run_dir: str | Path, device="cpu", pol
             if i == 1:
                 row.update(info)
             last = i == stage.steps
-            if not last and ev.every and step % ev.every == 0:
+            phase_end = last and (index + 1 == len(recipe.stages) or recipe.stages[index + 1].phase != stage.phase)
+            if not phase_end and (last or (ev.every and step % ev.every == 0)):
                 for e in evaluate_all(model, tok, sets, ev, ev.light_samples, ev.seed + 7 * step + 1000 * seed).values():
                     row.update(e.metrics())
+                row["eval"] = "light"
                 done += 4 * ev.prompts * ev.light_samples / 1000
             yield Event("row", row, done / total, f"seed {seed}: {stage.name} step {i}/{stage.steps}")
             yield Event("samples", [{"seed": seed, "step": step, "stage": stage.name, "family": stage.family, **x} for x in samples])
-            if last:
-                yield from full_eval(step, stage.name, stage.phase, f"end of {stage.name}")
-            phase_end = last and (index + 1 == len(recipe.stages) or recipe.stages[index + 1].phase != stage.phase)
             if phase_end:
+                yield from full_eval(step, stage.name, stage.phase, f"end of {stage.phase}")
                 yield checkpoint(stage.phase, step, stage.name)
             elif recipe.checkpoint_every and step % recipe.checkpoint_every == 0:
                 yield checkpoint(f"step_{step:04d}", step, stage.name)

@@ -32,6 +32,7 @@ def test_defaults_are_the_papers_schedule():
         ("math@24", "math", 24, None), ("math@32", "math", 32, 0.9), ("code@40", "code", 40, 0.9)]
     g = recipe.grpo
     assert (g.updates_per_batch, g.lr, g.prompts_per_step, g.group_size, g.temperature) == (1, 1e-4, 32, 8, 1.0)
+    assert recipe.ablation_updates == 4 and recipe.ablation_steps > 0
     assert recipe.eval.prompts >= 128 and recipe.eval.samples >= 32
 
 
@@ -58,7 +59,7 @@ def test_rows_carry_veRL_names_every_step_and_evaluations_where_asked(tiny):
             assert np.isfinite(r[key])
         assert r["actor/pg_clipfrac"] == 0.0  # one update per batch: the clip never binds
     full = [r for r in tiny.rows if r.get("eval") == "full"]
-    assert [r["step"] for r in full] == [0, 3, 5, 7] and all("val-core/math/acc/mean@2" in r for r in full)
+    assert [r["step"] for r in full] == [0, 5, 7] and all("val-core/math/acc/mean@2" in r for r in full)
     assert any("val-core/code/acc/mean@1" in r for r in rl)  # a light evaluation inside a stage
     arm = [r for r in tiny.rows if r.get("run") == "ablation"]
     assert [r["actor/updates"] for r in arm] == [4, 4]  # 4 prompts per step: 4 mini-batches of one group each
@@ -113,6 +114,17 @@ def test_record_then_open_the_recorded_run_without_training(tmp_path):
             f"r = ar.load_recorded(ar.Config(recorded=True), {str(tmp_path)!r}); r.summary(); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
+
+
+def test_a_foreign_log_opens_with_the_same_views():
+    fixtures = ROOT / "tests" / "engines" / "reasoning" / "fixtures"
+    trl = ar.open_log(fixtures / "trl_trainer_state.json")
+    raw = [h for h in json.loads((fixtures / "trl_trainer_state.json").read_text())["log_history"] if "entropy" in h]
+    c = trl.curve("entropy")
+    np.testing.assert_allclose(c["mean"], [h["entropy"] for h in raw])
+    assert [b["name"] for b in trl.stage_bounds()] == ["log"] and trl.recorded["format"] == "trl"
+    verl = ar.open_log(fixtures / "verl_file_logger.jsonl")
+    assert verl.curve("pass1/aime25")["steps"].tolist() == [1, 5] and verl.curve("score")["steps"].tolist() == [1, 2, 3, 4, 5]
 
 
 def test_bad_config_and_bad_model_path_are_refused():

@@ -3,6 +3,7 @@ the clipped loss against a plain loop, overlong filtering, and one real update t
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -94,6 +95,19 @@ def test_an_update_raises_the_probability_of_rewarded_responses_and_overlong_one
     params = [p.detach().clone() for p in model.parameters()]
     update(model, torch.optim.SGD(model.parameters(), lr=1.0), roll, rewards, GRPOSettings(group_size=8))
     assert all(torch.equal(a, b) for a, b in zip(params, model.parameters()))
+
+
+@pytest.mark.parametrize("mode, k, updates", [("minibatch", 4, 2), ("epochs", 3, 3)])
+def test_several_updates_per_batch_go_off_policy_and_clip(small, mode, k, updates):
+    model, tok = small
+    model = copy.deepcopy(model)
+    roll = sample(model, [tok(p).input_ids for p in ["3+4=", "5*6="] for _ in range(4)], 6, tok.eos_token_id, tok.pad_token_id, 1.0,
+                  generator=torch.Generator().manual_seed(4))
+    rewards = torch.tensor([1.0, 0, 0, 0, 0, 1.0, 1.0, 0])
+    s = GRPOSettings(group_size=4, lr=5e-2, updates_per_batch=k, update_mode=mode, overlong_filter=False, clip_eps=0.05)
+    stats = update(model, torch.optim.AdamW(model.parameters(), lr=s.lr), roll, rewards, s)
+    assert stats["actor/updates"] == updates  # mini-batches are whole groups: 2 groups → at most 2
+    assert stats["actor/pg_clipfrac"] > 0 and stats["actor/ppo_kl"] != 0.0  # the later updates are off-policy
 
 
 def test_pass_rate_filter_drops_prompts_already_solved(small):
