@@ -25,6 +25,8 @@ def save_checkpoint(model, tokenizer, folder: str | Path, half: bool = True, **m
     out.mkdir(parents=True, exist_ok=True)
     state = {k: (v.detach().to("cpu", torch.float16) if half and v.is_floating_point() else v.detach().cpu())
              for k, v in model.state_dict().items()}
+    if getattr(model.config, "tie_word_embeddings", False):
+        state.pop("lm_head.weight", None)  # tied to the input embedding: stored once, re-tied on loading
     model.save_pretrained(out, state_dict=state)
     tokenizer.save_pretrained(out)
     (out / META).write_text(json.dumps({"dtype": "float16" if half else "float32", **meta}, indent=2) + "\n")
