@@ -16,7 +16,10 @@ the cached/uncached float difference, ~1e-7) and clipping never binds, so ∇L =
 clipping acting: ``update_mode = minibatch`` splits the batch into k mini-batches of whole groups (veRL's
 ``ppo_mini_batch_size = batch / k``), ``epochs`` passes over the whole batch k times (veRL's ``ppo_epochs``);
 either is the off-policy setting AceReason saw collapse entropy. Overlong filtering masks truncated responses out of
-the loss (their reward, 0, still enters their group's mean). Pass-rate filtering drops from a stage's prompt
+the loss (their reward, 0, still enters their group's mean). Responses with A = 0 contribute exactly zero gradient, so
+the update runs forward and backward only over the others (and only up to the longest of them), dividing by the token
+count of the whole batch: the same loss, gradient and step (tested against the plain full-batch update), less work
+when many groups have no signal; ``actor/ppo_kl`` is then taken over the tokens run. Pass-rate filtering drops from a stage's prompt
 pool the prompts the current policy already solves at more than ``filter_above``.
 """
 
@@ -72,20 +75,22 @@ def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-6) 
 
 
 def token_loss(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor,
-               clip_eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The clipped token-mean policy loss and the share of tokens where the clip binds."""
+               clip_eps: float, tokens: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The clipped token-mean policy loss and the share of tokens where the clip binds (over ``tokens``, default Σ mask)."""
     ratio = torch.exp(logp - old_logp)
     a = adv[:, None]
     loss1, loss2 = -a * ratio, -a * ratio.clamp(1 - clip_eps, 1 + clip_eps)
     per_token = torch.maximum(loss1, loss2)
-    n = mask.sum().clamp(min=1.0)
+    n = torch.as_tensor(mask.sum() if tokens is None else tokens, dtype=per_token.dtype).clamp(min=1.0)
     clipfrac = ((loss2 > loss1).float() * mask).sum() / n
     return (per_token * mask).sum() / n, clipfrac
 
 
-def response_logprobs(model, roll: Rollout, temperature: float, rows: slice | torch.Tensor = slice(None)) -> torch.Tensor:
-    """log p_T of the sampled tokens under the current model (with gradient), one full forward of prompt + response."""
-    pids, pmask, toks = roll.prompt_ids[rows], roll.prompt_mask[rows], roll.tokens[rows]
+def response_logprobs(model, roll: Rollout, temperature: float, rows: slice | torch.Tensor = slice(None),
+                      width: int | None = None) -> torch.Tensor:
+    """log p_T of the sampled tokens under the current model (with gradient), one full forward of prompt + response
+    (the first ``width`` response tokens only, when given)."""
+    pids, pmask, toks = roll.prompt_ids[rows], roll.prompt_mask[rows], roll.tokens[rows, :width]
     seq = torch.cat([pids, toks], 1)
     mask = torch.cat([pmask, torch.ones_like(toks)], 1)
     n = toks.shape[1]
@@ -106,19 +111,33 @@ def update(model, optimizer, roll: Rollout, rewards: torch.Tensor, s: GRPOSettin
         k = min(s.updates_per_batch, groups)
         chunks = np.array_split(np.arange(groups), k)
     stats = {"loss": [], "clipfrac": [], "grad_norm": [], "kl": []}
+    params = [p for p in model.parameters() if p.requires_grad]
+    dev = roll.tokens.device
     model.train()
     for chunk in chunks:
-        rows = torch.from_numpy(np.concatenate([np.arange(g * s.group_size, (g + 1) * s.group_size) for g in chunk])).to(roll.tokens.device)
-        logp = response_logprobs(model, roll, s.temperature, rows)
-        m = mask[rows]
-        loss, clipfrac = token_loss(logp, roll.logprobs[rows], adv[rows], m, s.clip_eps)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        stats["grad_norm"].append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)))
+        rows = torch.from_numpy(np.concatenate([np.arange(g * s.group_size, (g + 1) * s.group_size) for g in chunk])).to(dev)
+        n_tokens = mask[rows].sum()
+        # A response with A = 0 (its group's rewards all equal) or no loss tokens adds exactly nothing to the gradient:
+        # only the others are run forward and backward; the token-mean still divides by every response token of the batch.
+        live = rows[(adv[rows] != 0) & (mask[rows].sum(1) > 0)]
+        optimizer.zero_grad(set_to_none=False)
+        if len(live):
+            width = int(mask[live].sum(0).nonzero().max()) + 1  # padding columns past the longest live response: nothing
+            logp = response_logprobs(model, roll, s.temperature, live, width)
+            m = mask[live, :width]
+            loss, clipfrac = token_loss(logp, roll.logprobs[live, :width], adv[live], m, s.clip_eps, n_tokens)
+            loss.backward()
+            kl = float(((roll.logprobs[live, :width] - logp.detach()) * m).sum() / m.sum().clamp(min=1.0))
+        else:
+            loss = clipfrac = torch.zeros(())
+            kl = 0.0
+            for p in params:  # the same optimizer step a zero gradient gives (Adam's moments still move)
+                p.grad = torch.zeros_like(p) if p.grad is None else p.grad.zero_()
+        stats["grad_norm"].append(float(torch.nn.utils.clip_grad_norm_(params, s.grad_clip)))
         optimizer.step()
         stats["loss"].append(float(loss.detach()))
         stats["clipfrac"].append(float(clipfrac.detach()))
-        stats["kl"].append(float(((roll.logprobs[rows] - logp.detach()) * m).sum() / m.sum().clamp(min=1.0)))
+        stats["kl"].append(kl)
     model.eval()
     return {"actor/pg_loss": float(np.mean(stats["loss"])), "actor/pg_clipfrac": float(np.mean(stats["clipfrac"])),
             "actor/grad_norm": float(np.mean(stats["grad_norm"])), "actor/ppo_kl": float(np.mean(stats["kl"])),

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from .sampling import Rollout, _Decode, left_pad, next_token, positions
+from .sampling import Rollout, _Decode, left_pad, next_token, positions, uniforms
 
 
 @torch.no_grad()
@@ -23,7 +23,7 @@ def sample_uncached(model, prompts: list[list[int]], max_new_tokens: int, eos_id
     state = _Decode(len(prompts), eos_id, pad_id, device)
     for _ in range(max_new_tokens):
         logits = model(input_ids=seq, attention_mask=mask, position_ids=positions(mask), use_cache=False).logits[:, -1]
-        tok = state.take(*next_token(logits, temperature, top_p, generator))
+        tok = state.take(*next_token(logits, temperature, top_p, uniforms(len(prompts), temperature, generator, device)))
         if bool(state.done.all()):
             break
         seq = torch.cat([seq, tok[:, None]], 1)

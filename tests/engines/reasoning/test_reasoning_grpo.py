@@ -110,6 +110,34 @@ def test_several_updates_per_batch_go_off_policy_and_clip(small, mode, k, update
     assert stats["actor/pg_clipfrac"] > 0 and stats["actor/ppo_kl"] != 0.0  # the later updates are off-policy
 
 
+def _plain_update(model, opt, roll, rewards, s):
+    """The full-batch update with no skipping: every response forward and backward (the oracle)."""
+    adv = group_advantages(rewards, s.group_size)
+    mask = roll.mask * (~roll.truncated).float()[:, None] if s.overlong_filter else roll.mask
+    for _ in range(s.updates_per_batch):
+        logp = response_logprobs(model, roll, s.temperature)
+        loss, _ = token_loss(logp, roll.logprobs, adv, mask, s.clip_eps)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+        opt.step()
+
+
+@pytest.mark.parametrize("rewards, k", [([1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0], 1), ([0, 1, 0, 0, 1, 1, 1, 1, 1, 0, 1, 1], 3),
+                                        ([1] * 12, 1)])
+def test_skipping_zero_advantage_responses_gives_the_plain_updates_parameters(small, rewards, k):
+    model, tok = small
+    roll = sample(model, [tok(p).input_ids for p in ["3+4=", "x=2;y=x+1;?y", "9-3*2="] for _ in range(4)], 10, tok.eos_token_id,
+                  tok.pad_token_id, 1.2, generator=torch.Generator().manual_seed(7))
+    s = GRPOSettings(group_size=4, lr=1e-3, updates_per_batch=k, update_mode="epochs", overlong_filter=False)
+    a, b = copy.deepcopy(model).double(), copy.deepcopy(model).double()
+    roll.logprobs = roll.logprobs.double()
+    update(a, torch.optim.AdamW(a.parameters(), lr=s.lr), roll, torch.tensor(rewards, dtype=torch.float64), s)
+    _plain_update(b, torch.optim.AdamW(b.parameters(), lr=s.lr), roll, torch.tensor(rewards, dtype=torch.float64), s)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-12)
+
+
 def test_pass_rate_filter_drops_prompts_already_solved(small):
     model, tok = small
     trainer = GRPO(model, tok, GRPOSettings(prompts_per_step=4, group_size=2, pool_size=16, filter_samples=2), seed=0)
