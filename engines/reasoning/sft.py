@@ -8,6 +8,10 @@ loss is the mean cross-entropy over response tokens (prompt tokens and padding a
     L = −(1/N) Σ_i Σ_{t ∈ response_i} log π(y_t | prompt_i, y_<t),
 
 with AdamW, linear warm-up then cosine decay to ``min_lr_ratio · lr``, gradient-norm clipping.
+
+``prompts > 0`` trains on a fixed dataset instead: that many distinct training prompts with
+``responses_per_prompt`` traces each (drawn independently, so they differ in kind and self-checks), in
+shuffled passes — the two ways AceReason-1.1 grows SFT data (more prompts, more responses per prompt).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class TraceMix:
     math_levels: tuple[int, ...] = (1, 2, 3)
     code_levels: tuple[int, ...] = (1, 2, 3)
     absorb: float = 0.0
+    prompts: int = 0  # 0 = a fresh prompt for every trace; N = a fixed set of N prompts
+    responses_per_prompt: int = 1
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,37 @@ def draw_example(rng: np.random.Generator, mix: TraceMix) -> tuple[Task, str]:
     family = "code" if rng.random() < mix.code_share else "math"
     levels = mix.code_levels if family == "code" else mix.math_levels
     task = make_task(family, rng, int(rng.choice(levels)), "train", mix.absorb)
+    return task, draw_trace(rng, mix, task)
+
+
+def draw_trace(rng: np.random.Generator, mix: TraceMix, task: Task) -> str:
     u = rng.random()
     kind = "wrong" if u < mix.wrong_share else "lucky" if u < mix.wrong_share + mix.lucky_share else "right"
-    return task, trace_text(task, kind, rng, self_check=bool(rng.random() < mix.self_check_share))
+    return trace_text(task, kind, rng, self_check=bool(rng.random() < mix.self_check_share))
+
+
+def sft_dataset(rng: np.random.Generator, mix: TraceMix) -> list[tuple[Task, str]]:
+    """``mix.prompts`` distinct training prompts × ``mix.responses_per_prompt`` independently drawn traces each."""
+    tasks, seen = [], set()
+    while len(tasks) < mix.prompts:
+        task, _ = draw_example(rng, mix)
+        if task.prompt not in seen:
+            seen.add(task.prompt)
+            tasks.append(task)
+    return [(t, draw_trace(rng, mix, t)) for t in tasks for _ in range(mix.responses_per_prompt)]
+
+
+def _batches(rng: np.random.Generator, mix: TraceMix, batch_size: int):
+    if mix.prompts <= 0:
+        while True:
+            yield [draw_example(rng, mix) for _ in range(batch_size)]
+    data = sft_dataset(rng, mix)
+    order: list[int] = []
+    while True:
+        while len(order) < batch_size:
+            order.extend(rng.permutation(len(data)).tolist())
+        yield [data[i] for i in order[:batch_size]]
+        del order[:batch_size]
 
 
 def encode_pairs(tokenizer, prompts: list[str], responses: list[str], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -91,8 +125,9 @@ def train_sft(model, tokenizer, mix: TraceMix, settings: SFTSettings, seed: int,
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, settings.warmup, settings.steps, settings.min_lr_ratio))
     model.train()
     losses, tokens, t0 = [], 0, time.perf_counter()
+    batches = _batches(rng, mix, settings.batch_size)
     for step in range(1, settings.steps + 1):
-        pairs = [draw_example(rng, mix) for _ in range(settings.batch_size)]
+        pairs = next(batches)
         ids, mask, labels = encode_pairs(tokenizer, [t.prompt for t, _ in pairs], [r for _, r in pairs], device)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad(set_to_none=True)

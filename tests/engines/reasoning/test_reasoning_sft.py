@@ -52,6 +52,17 @@ def test_the_data_mix_has_the_shares_it_was_given():
     assert 0.05 < lucky < 0.1  # 0.1 asked; level-1 tasks have no non-final step to get wrong
 
 
+def test_a_fixed_dataset_has_its_prompts_times_its_responses():
+    from engines.reasoning.sft import sft_dataset
+
+    data = sft_dataset(np.random.default_rng(0), TraceMix(prompts=50, responses_per_prompt=4, wrong_share=0.5))
+    assert len(data) == 200 and len({t.prompt for t, _ in data}) == 50
+    per_prompt = {}
+    for t, r in data:
+        per_prompt.setdefault(t.prompt, set()).add(r)
+    assert np.mean([len(v) > 1 for v in per_prompt.values()]) > 0.5  # the responses to one prompt differ
+
+
 def test_lr_schedule_warms_up_then_decays_by_cosine():
     assert lr_factor(0, 10, 100, 0.1) == pytest.approx(0.1) and lr_factor(9, 10, 100, 0.1) == pytest.approx(1.0)
     assert lr_factor(55, 10, 100, 0.1) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
