@@ -2,8 +2,9 @@
 
 The recipe (engines.reasoning.recipe) runs per seed; this module turns the Config into it, writes
 ``metrics.jsonl`` and ``samples.jsonl`` live into ``run_dir`` (so a log follower can watch the run), gathers
-the rows into the Result and yields a snapshot per RL step. ``recorded=True`` reads resources/reasoning/
-instead (no torch import: a second or two).
+the rows into the Result and yields a snapshot per metrics row (``changed``: ``curves`` and ``summary``) and per
+checkpoint (``checkpoints``). ``recorded=True`` reads resources/reasoning/ instead (no torch import: a quarter
+of a second).
 """
 
 from __future__ import annotations

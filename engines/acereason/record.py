@@ -64,6 +64,7 @@ def record(out_dir, config: Config | None = None, device: str = "auto", progress
     folder = str(out.resolve().relative_to(root)) if out.resolve().is_relative_to(root) else str(out)
     return write_provenance(
         out, command_for(cfg), folder=folder, seeds=result.seeds(), sft_steps=cfg.sft_steps, rl_steps=cfg.math_steps + cfg.code_steps,
-        ablation_steps=cfg.ablation_steps, wall_s=round(wall, 1), parameters=result.parameters, size_mb=round(size / 2**20, 2),
+        ablation_steps=cfg.ablation_steps, torch_threads_used=cfg.cpu_threads, wall_s=round(wall, 1), parameters=result.parameters,
+        size_mb=round(size / 2**20, 2),
         checkpoints=[{k: c[k] for k in ("name", "step", "stage")} for c in result.checkpoints], config=cfg.replace(run_dir="").to_dict(),
     )

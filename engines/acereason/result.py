@@ -136,7 +136,7 @@ class Result(ResultBase):
         """Per phase (and per stage in ``substages``): math/code pass@1 and held-out entropy at its end, over seeds; RL steps."""
         out = {}
         bounds = self.stage_bounds()
-        groups = {**{p: s for p, s in self._phase_stages().items()}}
+        groups = self._phase_stages()
         for name, group in list(groups.items()) + [(b["name"], {b["name"]}) for b in bounds if b["name"] not in groups]:
             entry = {}
             for fam in ("math", "code"):
