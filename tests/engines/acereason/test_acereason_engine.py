@@ -127,7 +127,7 @@ def test_a_foreign_log_opens_with_the_same_views():
     assert verl.curve("pass1/aime25")["steps"].tolist() == [1, 5] and verl.curve("score")["steps"].tolist() == [1, 2, 3, 4, 5]
 
 
-def test_bad_config_and_bad_model_path_are_refused():
+def test_bad_config_and_bad_model_path_are_refused(tmp_path):
     with pytest.raises(ValueError, match="^math_lengths:"):
         ar.Config(math_lengths="24,x")
     with pytest.raises(ValueError, match="^heads:"):
@@ -135,18 +135,20 @@ def test_bad_config_and_bad_model_path_are_refused():
     with pytest.raises(ValueError, match="^sft_steps:"):
         ar.Config(sft_steps=0)
     with pytest.raises(ar.AceReasonError, match="no such file"):
-        ar.run(ar.Config(**{**TINY, "sft_steps": 0}, model="/nonexistent/model"), device="cpu")
+        ar.run(ar.Config(**{**TINY, "sft_steps": 0}, model="/nonexistent/model", run_dir=str(tmp_path)), device="cpu")
 
 
 def test_cli_run_writes_metrics_checkpoints_and_result(tmp_path):
-    sets = [a for k, v in {**TINY, "sft_steps": 10, "math_steps": 1, "math_lengths": "16", "code_steps": 1, "ablation_steps": 0}.items()
-            for a in ("--set", f"{k}={v}")]
-    out = subprocess.run([sys.executable, "-m", "engines", "run", "acereason", *sets, "--device", "cpu", "--out", str(tmp_path)],
+    fields = {**TINY, "sft_steps": 10, "math_steps": 1, "math_lengths": "16", "code_steps": 1, "ablation_steps": 0,
+              "run_dir": str(tmp_path / "run")}
+    sets = [a for k, v in fields.items() for a in ("--set", f"{k}={v}")]
+    out = subprocess.run([sys.executable, "-m", "engines", "run", "acereason", *sets, "--device", "cpu", "--out", str(tmp_path / "out")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    summary = json.loads((tmp_path / "result.json").read_text())
+    d = tmp_path / "out"
+    summary = json.loads((d / "result.json").read_text())
     assert {"sft", "math", "code"} <= set(summary["stages"]) and "transfer" in summary
-    assert (tmp_path / "metrics.jsonl").exists() and (tmp_path / "checkpoints" / "seed0" / "code" / "model.safetensors").exists()
+    assert (d / "metrics.jsonl").exists() and (d / "checkpoints" / "seed0" / "code" / "model.safetensors").exists()
 
 
 def test_bench_quick_measures_both_trainers_on_the_same_work():
