@@ -17,6 +17,7 @@ ENGINES: dict[str, str] = {
     "splatting": "3D Gaussian Splatting with Lumina's sort sharing (S2) and radiance caching (arXiv:2506.05682)",
     "memory_pool": "LLM serving memory pool: eLLM elastic memory against static partitioning (arXiv:2506.15155)",
     "long_context": "Long-context lab: RoPE scalings, a real-model calculator, UltraLong-style extension in miniature (arXiv:2504.06214)",
+    "acereason": "On-policy GRPO, math-only then code-only RL, in the reasoning world (AceReason, arXiv:2505.16400)",
 }
 
 
