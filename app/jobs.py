@@ -8,6 +8,7 @@ engine becomes the ``failed`` signal with its traceback; nothing propagates into
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -19,6 +20,13 @@ from PySide6.QtCore import QObject, QThread, Signal
 from engines.base import Snapshot
 
 log = logging.getLogger("workbench.jobs")
+
+
+def merge_changed(a: frozenset[str] | None, b: frozenset[str]) -> frozenset[str]:
+    """What changed over two snapshots: the union, where an empty set (anything may have changed) absorbs everything."""
+    if a is None:
+        return b
+    return frozenset() if not a or not b else a | b
 
 
 class _Worker(QThread):
@@ -43,15 +51,19 @@ class _Worker(QThread):
         try:
             gen = self._make_stream()
             try:
+                carry = None  # the changed parts of snapshots held back by the rate limit
                 for snap in gen:
                     if self._stop.is_set():
                         break
-                    pending = snap
                     now = time.monotonic()
                     if snap.progress >= 1.0 or now - last_emit >= self._interval:
+                        if carry is not None:
+                            snap = dataclasses.replace(snap, changed=merge_changed(carry, snap.changed))
                         self.latest = snap
                         self.snapshot.emit(snap)
-                        pending, last_emit = None, now
+                        pending, last_emit, carry = None, now, None
+                    else:
+                        pending, carry = snap, merge_changed(carry, snap.changed)
                     finished = finished or snap.progress >= 1.0
             finally:
                 gen.close()
@@ -62,6 +74,7 @@ class _Worker(QThread):
             self.stopped.emit()
         elif not finished:  # the contract's last snapshot never came: say so rather than hang as "running"
             if pending is not None:
+                pending = dataclasses.replace(pending, changed=carry) if carry is not None else pending
                 self.latest = pending
                 self.snapshot.emit(pending)
             self.failed.emit("RuntimeError: engine stream ended without a final snapshot (progress 1.0)", "")
@@ -92,6 +105,7 @@ class Job(QObject):
         self._worker.stopped.connect(self._on_stopped)
         self.thread_finished = self._worker.finished
         self._done = False
+        self._carry: frozenset[str] | None = None  # the changed parts of snapshots skipped since the last one delivered
 
     def start(self) -> None:
         log.info("job started: %s", self.title)
@@ -108,9 +122,16 @@ class Job(QObject):
         return self._worker.wait(ms)
 
     def _on_snapshot(self, snap: Snapshot) -> None:
-        # A GUI slower than the worker's rate would fall ever further behind; skip what a newer snapshot replaces.
-        if self._done or (snap is not self._worker.latest and snap.progress < 1.0):
+        # A GUI slower than the worker's rate would fall ever further behind; skip what a newer snapshot replaces,
+        # carrying what the skipped one said had changed into the next one delivered.
+        if self._done:
             return
+        if snap is not self._worker.latest and snap.progress < 1.0:
+            self._carry = merge_changed(self._carry, snap.changed)
+            return
+        if self._carry is not None:
+            snap = dataclasses.replace(snap, changed=merge_changed(self._carry, snap.changed))
+            self._carry = None
         self.progress.emit(float(snap.progress), snap.message)
         self.snapshot.emit(snap)
         if snap.progress >= 1.0:

@@ -279,6 +279,8 @@ def _finite_or_none(v):
 
 def _num(v: float) -> str:
     v = float(v)
+    if v.is_integer() and abs(v) < 1e12:  # counts, token lengths, bytes: 131072, not 1.311e+05
+        return f"{int(v)}"
     if v == 0 or 1e-3 <= abs(v) < 1e5:
         return f"{v:.4g}"
     return f"{v:.3e}"
@@ -302,6 +304,12 @@ class ResultBase:
     """
 
     PAPER: ClassVar[dict[str, Figure]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        # @dataclass writes a field-by-field __repr__ unless the class already has one: give it the headline repr first
+        super().__init_subclass__(**kwargs)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = ResultBase.__repr__
 
     def headline(self) -> dict[str, Figure]:
         return {}

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 from pathlib import Path
 
 MAX_FILE_BYTES = 4 * 2**30  # 4 GiB: larger than any input the engines are sized for on a 24 GB machine
 MAX_JSON_DEPTH = 64
+_INT = re.compile(r"[+-]?[0-9]+")
 
 
 class InputError(ValueError):
@@ -138,10 +140,9 @@ def finite_float(text: str, what: str, error: type[InputError] = InputError, lo:
 def exact_int(text: str, what: str, error: type[InputError] = InputError, lo: int | None = None, hi: int | None = None) -> int:
     """``text`` as an integer written as one (``211``, not ``211.5`` or ``2e2``), within [lo, hi]."""
     s = str(text).strip()
-    try:
-        v = int(s)
-    except ValueError:
-        raise error(f"{what}: expected an integer, got {s[:40]!r}") from None
+    if not _INT.fullmatch(s):  # int() would also take "1_000" and " ４２ "
+        raise error(f"{what}: expected an integer, got {s[:40]!r}")
+    v = int(s)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         raise error(f"{what}: {v} is out of range [{lo}, {hi}]")
     return v

@@ -33,10 +33,13 @@ to ``<folder>/<slot>/``), ``add_controls(title, *rows)``, ``set_headline(html)``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import shutil
 from collections.abc import Callable, Iterator
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -126,7 +129,7 @@ class ConfigForm(QWidget):
             w = QCheckBox()
             w.setChecked(bool(default))
             w.toggled.connect(self.changed)
-        elif row["type"] == "int" and not row["optional"]:
+        elif row["type"] == "int" and not row["optional"] and all(v is None or abs(v) < 2**31 - 1 for v in (row["lo"], row["hi"])):
             w = QSpinBox()
             w.setRange(int(row["lo"]) if row["lo"] is not None else -(2**31) + 1, int(row["hi"]) if row["hi"] is not None else 2**31 - 1)
             w.setValue(int(default))
@@ -261,6 +264,7 @@ class Panel(QWidget):
         self.results: dict[str, object] = {}  # slot -> the final result of that slot's last finished job
         self.shown = None  # the main job's result on screen (partial or final)
         self.source = ""  # what the views show, in one line
+        self.source_file: Path | None = None  # the user's file the views show, if any
         self._jobs: dict[str, Job] = {}
         self._headline_set = False
         self._base_config = self.default_config()
@@ -375,14 +379,24 @@ class Panel(QWidget):
         raise NotImplementedError
 
     def headline_html(self, result) -> str:
-        """The banner for a final result: its headline figures, each beside the paper's number where there is one."""
+        """The banner for a final result: its ``verdict()`` if it has one, its headline figures each beside the paper's
+        number where there is one, and the paper's other figures on a line of their own."""
         paper = getattr(result, "PAPER", {})
+        headline = result.headline()
         parts = []
-        for name, fig in result.headline().items():
+        for name, fig in headline.items():
             ref = paper.get(name)
-            tail = f" <span style='color:#777'>(paper: {_fmt(ref.value)}{' ' + ref.unit if ref.unit else ''})</span>" if ref else ""
-            parts.append(f"{fig}{tail}")
-        return " · ".join(parts)
+            tail = (f" <span style='color:#777'>(paper: {escape(_fmt(ref.value))}{' ' + escape(ref.unit) if ref.unit else ''})</span>"
+                    if ref else "")
+            parts.append(f"<b>{escape(str(fig))}</b>{tail}")
+        lines = [" · ".join(parts)]
+        others = [str(f) for k, f in paper.items() if k not in headline]
+        if others:
+            lines.append("<span style='color:#777'>Paper: " + escape(" · ".join(others)) + "</span>")
+        verdict = getattr(result, "verdict", None)
+        if callable(verdict) and verdict():
+            lines.insert(0, escape(verdict()))
+        return "<br>".join(line for line in lines if line)
 
     def on_tab_shown(self, name: str) -> None:
         """A tab of the views became current (tabbed views only)."""
@@ -398,8 +412,23 @@ class Panel(QWidget):
         for slot, result in self.results.items():
             result.save(out if slot == "main" else out / slot)
         (out / "config.json").write_text(json.dumps(jsonable(self.config().to_dict()), indent=2) + "\n")
-        (out / "source.json").write_text(json.dumps({"panel": self.panel_id, "showing": self.source}, indent=2) + "\n")
+        (out / "source.json").write_text(json.dumps(self.source_record(out), indent=2) + "\n")
         return out
+
+    def source_record(self, out: Path) -> dict:
+        """What the views show, for Export: the line, and the opened file (path, size, SHA-256; a copy under 64 MiB)."""
+        record = {"panel": self.panel_id, "showing": self.source}
+        f = self.source_file
+        if f is not None and f.is_file():
+            digest = hashlib.sha256()
+            with f.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            record["file"] = {"path": str(f.resolve()), "bytes": f.stat().st_size, "sha256": digest.hexdigest()}
+            if f.stat().st_size < 64 * 2**20:
+                shutil.copyfile(f, out / f"opened_{f.name}")
+                record["file"]["copy"] = f"opened_{f.name}"
+        return record
 
     # ---- helpers -------------------------------------------------------------------------------
     @property
@@ -446,10 +475,14 @@ class Panel(QWidget):
         self._headline_set = True
         self.headline.setText(html)
 
-    def set_source(self, text: str) -> None:
-        """The one line under the banner that says what the views show."""
+    def set_source(self, text: str, file: str | Path | None = None) -> None:
+        """The one line under the banner that says what the views show; ``file``: the user's file they show (its full
+        path goes in the tooltip, and Export records it: path, size, SHA-256, and a copy when under 64 MiB)."""
         self.source = text
-        self.source_label.setText(text)
+        self.source_file = Path(file) if file else None
+        self.source_label.setText(escape(text))
+        tip = "What the views show: the engine's default job, your settings, or a file you opened"
+        self.source_label.setToolTip(f"{tip}\n{self.source_file}" if self.source_file else tip)
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)

@@ -68,3 +68,9 @@ def test_numbers_are_checked_after_conversion():
     for bad in ("211.5", "2e2", ""):
         with pytest.raises(InputError, match="expected an integer"):
             exact_int(bad, "pdg")
+
+
+def test_integers_with_underscores_or_other_digits_are_not_integers_here():
+    for bad in ("1_000", "４２", "0x10"):
+        with pytest.raises(InputError, match="expected an integer"):
+            exact_int(bad, "n")

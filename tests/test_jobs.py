@@ -143,3 +143,27 @@ def test_gui_event_loop_never_stalls_over_100_ms_during_a_heavy_job(qtbot):
     timer.stop()
     assert len(gaps) > 20
     assert max(gaps[1:]) < 100, f"longest GUI stall {max(gaps[1:])} ms"
+
+
+def test_what_changed_over_skipped_snapshots_is_carried_into_the_next_one_delivered():
+    from app.jobs import merge_changed
+
+    assert merge_changed(None, frozenset({"a"})) == {"a"}
+    assert merge_changed(frozenset({"a"}), frozenset({"b"})) == {"a", "b"}
+    assert merge_changed(frozenset(), frozenset({"b"})) == frozenset(), "a skipped 'anything changed' absorbs the rest"
+    assert merge_changed(frozenset({"a"}), frozenset()) == frozenset()
+
+
+def test_a_fast_stream_throttled_to_the_gui_still_reports_every_changed_part(qtbot):
+    def stream():
+        for i in range(200):  # far faster than 30 a second: most are held back by the rate limit
+            yield Snapshot(i / 200, "x", i, changed=frozenset({f"part{i % 3}"}))
+        yield Snapshot(1.0, "done", 200, changed=frozenset({"final"}))
+
+    runner = JobRunner()
+    job = runner.start("fast", stream)
+    seen = set()
+    job.snapshot.connect(lambda s: seen.update(s.changed))
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        pass
+    assert seen == {"part0", "part1", "part2", "final"}

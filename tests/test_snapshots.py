@@ -24,6 +24,8 @@ SMALL = {
     "spin_alignment": dict(n_resonances=6_000, scan="energy", scan_resonances=1_500),
     "splatting": dict(width=96, height=64, frames=3),
     "memory_pool": dict(workload="long_context", n_requests=4, sensitivity="model", n_frames=20, export_snapshot=False),
+    "long_context": dict(source="recorded"),
+    "acereason": dict(recorded=True),
 }
 
 
