@@ -129,7 +129,7 @@ class ConfigForm(QWidget):
             w = QCheckBox()
             w.setChecked(bool(default))
             w.toggled.connect(self.changed)
-        elif row["type"] == "int" and not row["optional"] and all(v is None or abs(v) < 2**31 - 1 for v in (row["lo"], row["hi"])):
+        elif row["type"] == "int" and not row["optional"] and all(v is None or abs(v) <= 2**31 - 1 for v in (row["lo"], row["hi"])):
             w = QSpinBox()
             w.setRange(int(row["lo"]) if row["lo"] is not None else -(2**31) + 1, int(row["hi"]) if row["hi"] is not None else 2**31 - 1)
             w.setValue(int(default))
