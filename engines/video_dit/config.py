@@ -40,6 +40,8 @@ class Config(ConfigBase):
                        hi=100.0, group="ASTRAEA")
     w_b: float = param(0.05, "Weight w_b of e^{n_i} (n_i: consecutive steps the token was skipped) in the score", lo=0.0,
                        hi=100.0, group="ASTRAEA")
+    front_budgets: str = param("0.3,0.4,0.5,0.7", "Budgets of the speed/quality front (every method at each; comma-separated)",
+                               group="ASTRAEA")
     min_budget: float = param(0.1, "Smallest per-step budget a schedule may give a step", lo=0.01, hi=1.0, group="ASTRAEA")
 
     # ---- evolutionary search ----------------------------------------------------------------------------------------
@@ -79,8 +81,19 @@ class Config(ConfigBase):
             raise ValueError(f"heads: {self.heads} must divide dim {self.dim} into even head sizes (allowed: such a divisor)")
         if self.dim % 4:
             raise ValueError(f"dim: {self.dim} must be a multiple of 4 (the 2-D sin-cos embedding) (allowed: multiples of 4)")
+        self.front()
         if self.min_budget > self.budget:
             raise ValueError(f"min_budget: {self.min_budget} exceeds budget {self.budget} (allowed: ≤ budget)")
+
+    def front(self) -> list[float]:
+        """The front's budgets as numbers (ValueError naming the field for bad text)."""
+        try:
+            values = sorted({float(v) for v in self.front_budgets.split(",") if v.strip()})
+        except ValueError:
+            raise ValueError(f"front_budgets: cannot read {self.front_budgets!r} (allowed: numbers in [0.05, 1] separated by commas)") from None
+        if not values or len(values) > 8 or any(not 0.05 <= v <= 1.0 for v in values):
+            raise ValueError(f"front_budgets: {self.front_budgets!r} (allowed: 1 to 8 numbers in [0.05, 1] separated by commas)")
+        return values
 
     @property
     def n_tokens(self) -> int:
