@@ -90,7 +90,8 @@ class Config(ConfigBase):
         try:
             values = sorted({float(v) for v in self.front_budgets.split(",") if v.strip()})
         except ValueError:
-            raise ValueError(f"front_budgets: cannot read {self.front_budgets!r} (allowed: numbers in [0.05, 1] separated by commas)") from None
+            raise ValueError(f"front_budgets: cannot read {self.front_budgets!r} "
+                             "(allowed: numbers in [0.05, 1] separated by commas)") from None
         if not values or len(values) > 8 or any(not 0.05 <= v <= 1.0 for v in values):
             raise ValueError(f"front_budgets: {self.front_budgets!r} (allowed: 1 to 8 numbers in [0.05, 1] separated by commas)")
         return values

@@ -40,7 +40,6 @@ def noise_batch(cfg: Config, first_seed: int, count: int) -> tuple[torch.Tensor,
 def run_method(model, cfg: Config, name: str, noise, y, budget: float, schedule: np.ndarray | None = None,
                threshold: float | None = None, keep_masks: bool = False):
     """(videos, SampleInfo) of one method at ``budget`` (``schedule`` for the ASTRAEA variants, else uniform)."""
-    n = model.n_tokens
     if name in ("astraea", "astraea_recompute_kv", "uniform", "random_tokens"):
         sched = schedule if schedule is not None else A.uniform_schedule(budget, cfg.steps, cfg.min_budget)
         return A.sample_tokens(model, noise, y, sched, select="random" if name == "random_tokens" else "score",
@@ -54,8 +53,8 @@ def run_method(model, cfg: Config, name: str, noise, y, budget: float, schedule:
 
 
 def compute_of(name: str, info, cfg: Config, n: int) -> float:
-    """The share of the full compute's token-steps a run used."""
-    return float(np.sum(info.tokens) / (cfg.steps * n)) if name != "fewer_steps" else float(np.sum(info.tokens) / (cfg.steps * n))
+    """The share of the full compute's token-steps a run used (fewer_steps: its steps × every token)."""
+    return float(np.sum(info.tokens) / (cfg.steps * n))
 
 
 def get_model(cfg: Config, result: Result | None = None) -> Iterator[Snapshot]:
