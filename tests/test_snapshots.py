@@ -26,6 +26,7 @@ SMALL = {
     "memory_pool": dict(workload="long_context", n_requests=4, sensitivity="model", n_frames=20, export_snapshot=False),
     "long_context": dict(source="recorded"),
     "acereason": dict(recorded=True),
+    "video_dit": dict(steps=6, n_videos=1, population=2, generations=1, search_videos=1, front_budgets="0.5"),
 }
 
 
