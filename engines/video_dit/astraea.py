@@ -54,37 +54,49 @@ def _rows(index: torch.Tensor, width: int) -> torch.Tensor:
     return index.unsqueeze(-1).expand(-1, -1, width)
 
 
+def flat_index(index: torch.Tensor, n: int) -> torch.Tensor:
+    """Row numbers [B·k] of the tokens ``index`` [B, k] in a [B·N, …] view of a per-token cache."""
+    return (index + n * torch.arange(index.shape[0]).unsqueeze(1)).reshape(-1)
+
+
+def put_rows(cache: torch.Tensor, flat: torch.Tensor, rows: torch.Tensor) -> None:
+    """cache [B, N, …][selected] = rows [B, k, …], through one index_copy_ on the flattened view (scatter_ is slower)."""
+    cache.view(-1, *cache.shape[2:]).index_copy_(0, flat, rows.reshape(-1, *cache.shape[2:]))
+
+
 def forward_tokens(model: VideoDiT, x_tok: torch.Tensor, c: torch.Tensor, index: torch.Tensor | None = None,
                    cache: TokenCache | None = None, kv: str = "cached") -> tuple[torch.Tensor, torch.Tensor]:
     """Velocity tokens [B, n, p²] and mean LSE [B, n] of the tokens ``index`` [B, n] (None = all, in order).
 
     With ``index`` the keys/values of the other tokens come from ``cache`` (cached, or recomputed from the cached
-    hidden states); with a ``cache`` it is updated with what this pass computed.
+    hidden states); with a ``cache`` it is updated with what this pass computed. Caches are token-major ([B, N, …]),
+    so that a step writes its selected rows with one index_copy_ each.
     """
+    b, n = x_tok.shape[0], model.n_tokens
     if index is None:
         h = model.embed(x_tok) + model.pos
     else:
-        h = model.embed(torch.gather(x_tok, 1, _rows(index, x_tok.shape[-1]))) + model.pos[index]
+        flat = flat_index(index, n)
+        h = model.embed(x_tok.reshape(b * n, -1).index_select(0, flat).view(b, index.shape[1], -1)) + model.pos[index]
     lse_sum = None
     for layer, block in enumerate(model.blocks):
         mod = block.modulation(c)
-        q, k, v = block.qkv_heads(h, mod[0], mod[1])
+        qkv = block.qkv_tokens(h, mod[0], mod[1])  # [B, n, 3, H, dh]
+        q = qkv[:, :, 0].transpose(1, 2)
         if index is None:
+            k, v = qkv[:, :, 1].transpose(1, 2), qkv[:, :, 2].transpose(1, 2)
             if cache is not None:
                 cache.h[layer] = h
-                k, v = k.contiguous(), v.contiguous()
-                cache.k[layer], cache.v[layer] = k, v
+                cache.k[layer], cache.v[layer] = qkv[:, :, 1].contiguous(), qkv[:, :, 2].contiguous()
         else:
-            i4 = index[:, None, :, None].expand(-1, k.shape[1], -1, k.shape[-1])
+            put_rows(cache.h[layer], flat, h)
             if kv == "cached":
-                cache.k[layer].scatter_(2, i4, k)
-                cache.v[layer].scatter_(2, i4, v)
-                cache.h[layer].scatter_(1, _rows(index, h.shape[-1]), h)
+                put_rows(cache.k[layer], flat, qkv[:, :, 1])
+                put_rows(cache.v[layer], flat, qkv[:, :, 2])
             else:  # recompute every token's K/V from its cached block input under this step's modulation
-                cache.h[layer].scatter_(1, _rows(index, h.shape[-1]), h)
-                _, kf, vf = block.qkv_heads(cache.h[layer], mod[0], mod[1])
-                cache.k[layer], cache.v[layer] = kf, vf
-            k, v = cache.k[layer], cache.v[layer]
+                full = block.qkv_tokens(cache.h[layer], mod[0], mod[1])
+                cache.k[layer], cache.v[layer] = full[:, :, 1], full[:, :, 2]
+            k, v = cache.k[layer].transpose(1, 2), cache.v[layer].transpose(1, 2)
         out, lse = attention(q, k, v)
         lse_sum = lse.mean(1) if lse_sum is None else lse_sum + lse.mean(1)
         h = block.finish(h, out, mod)
@@ -162,12 +174,12 @@ def sample_tokens(model: VideoDiT, noise: torch.Tensor, y: torch.Tensor, schedul
                 index = torch.argsort(torch.rand(b, n, generator=gen), dim=1)[:, :m]
             index = torch.sort(index, dim=1).values
             v_sel, lse = forward_tokens(model, x_tok, c, index, cache, kv)
-            rows = _rows(index, x_tok.shape[-1])
-            cache.out.scatter_(1, rows, v_sel)
-            cache.x_last.scatter_(1, rows, torch.gather(x_tok, 1, rows))
-            cache.lse.scatter_(1, index, lse)
+            flat = flat_index(index, n)
+            put_rows(cache.out, flat, v_sel)
+            put_rows(cache.x_last, flat, x_tok.reshape(b * n, -1).index_select(0, flat))
+            put_rows(cache.lse, flat, lse)
             cache.skipped += 1
-            cache.skipped.scatter_(1, index, 0.0)
+            put_rows(cache.skipped, flat, torch.zeros_like(lse))
             if masks is not None:
                 masks[np.arange(b)[:, None], k, index.numpy()] = True
         tokens[k] = m

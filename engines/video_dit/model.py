@@ -63,11 +63,15 @@ class Block(nn.Module):
         """Six [B, 1, d] tensors: shift/scale/gate of the attention, then of the MLP."""
         return tuple(m.unsqueeze(1) for m in self.ada(F.silu(c)).chunk(6, dim=1))
 
-    def qkv_heads(self, h: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """q, k, v [B, heads, n, d_head] of the tokens h [B, n, d]."""
+    def qkv_tokens(self, h: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """[B, n, 3, heads, d_head]: queries, keys and values of the tokens h [B, n, d], token-major."""
         b, n, d = h.shape
         x = self.norm1(h) * (1 + scale) + shift
-        qkv = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        return self.qkv(x).view(b, n, 3, self.heads, d // self.heads)
+
+    def qkv_heads(self, h: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """q, k, v [B, heads, n, d_head] of the tokens h [B, n, d]."""
+        qkv = self.qkv_tokens(h, shift, scale).permute(2, 0, 3, 1, 4)
         return qkv[0], qkv[1], qkv[2]
 
     def finish(self, h: torch.Tensor, attn: torch.Tensor, mod: tuple[torch.Tensor, ...]) -> torch.Tensor:
