@@ -47,6 +47,7 @@ class SampleInfo:
     masks: np.ndarray | None = None  # [B, steps, N] which tokens were recomputed
     computed_steps: np.ndarray | None = None  # [steps] bool: the model ran at this step (step_cache)
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # process CPU time: with one torch thread, the compute itself, whatever else the machine runs
     extra: dict = field(default_factory=dict)
 
 
@@ -129,13 +130,13 @@ def sample_full(model: VideoDiT, noise: torch.Tensor, y: torch.Tensor, steps: in
     """The full-compute reference: every token at every step."""
     ts = time_grid(steps)
     x = noise.clone()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for k in range(steps):
         c = model.condition(torch.full((x.shape[0],), float(ts[k])), y)
         v_tok, _ = forward_tokens(model, model.patchify(x), c)
         x = x + float(ts[k + 1] - ts[k]) * model.unpatchify(v_tok)
-    wall = time.perf_counter() - t0
-    return x.numpy(), SampleInfo(tokens=np.full(steps, model.n_tokens), wall_s=wall)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return x.numpy(), SampleInfo(tokens=np.full(steps, model.n_tokens), wall_s=wall, cpu_s=cpu)
 
 
 @torch.inference_mode()
@@ -155,7 +156,7 @@ def sample_tokens(model: VideoDiT, noise: torch.Tensor, y: torch.Tensor, schedul
     gen = torch.Generator().manual_seed(seed)
     tokens = np.zeros(steps, np.int64)
     masks = np.zeros((b, steps, n), bool) if keep_masks else None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for k in range(steps):
         c = model.condition(torch.full((b,), float(ts[k])), y)
         x_tok = model.patchify(x)
@@ -184,8 +185,8 @@ def sample_tokens(model: VideoDiT, noise: torch.Tensor, y: torch.Tensor, schedul
                 masks[np.arange(b)[:, None], k, index.numpy()] = True
         tokens[k] = m
         x = x + float(ts[k + 1] - ts[k]) * model.unpatchify(cache.out)
-    wall = time.perf_counter() - t0
-    return x.numpy(), SampleInfo(tokens=tokens, masks=masks, wall_s=wall)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return x.numpy(), SampleInfo(tokens=tokens, masks=masks, wall_s=wall, cpu_s=cpu)
 
 
 @torch.inference_mode()
@@ -213,7 +214,7 @@ def sample_step_cache(model: VideoDiT, noise: torch.Tensor, y: torch.Tensor, ste
     x = noise.clone()
     computed = np.zeros(steps, bool)
     acc, prev, vel = 0.0, None, None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for k in range(steps):
         c = model.condition(torch.full((b,), float(ts[k])), y)
         ind = _indicator(model, x, c)
@@ -226,8 +227,8 @@ def sample_step_cache(model: VideoDiT, noise: torch.Tensor, y: torch.Tensor, ste
             computed[k] = True
             acc = 0.0
         x = x + float(ts[k + 1] - ts[k]) * vel
-    wall = time.perf_counter() - t0
-    return x.numpy(), SampleInfo(tokens=computed * model.n_tokens, computed_steps=computed, wall_s=wall)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return x.numpy(), SampleInfo(tokens=computed * model.n_tokens, computed_steps=computed, wall_s=wall, cpu_s=cpu)
 
 
 def calibrate_step_cache(model: VideoDiT, noise: torch.Tensor, y: torch.Tensor, steps: int, budget: float,

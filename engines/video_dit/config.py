@@ -30,7 +30,8 @@ class Config(ConfigBase):
     class_label: int = param(5, "Class of the videos shown and evaluated: shape × motion (0–3 square right/left/down/up, "
                                 "4–7 disc, 8–11 triangle); -1 = a different class for each video", lo=-1, hi=N_CLASSES - 1,
                              group="Sampling")
-    n_videos: int = param(4, "Held-out videos every method is evaluated on (one batch)", lo=1, hi=16, group="Sampling")
+    n_videos: int = param(8, "Held-out videos every method is evaluated on (one batch: more videos, more tokens per step, "
+                               "so per-token work outweighs per-operation overhead)", lo=1, hi=16, group="Sampling")
 
     # ---- ASTRAEA ----------------------------------------------------------------------------------------------------
     budget: float = param(0.5, "Compute budget: the mean share of tokens recomputed per step (over all steps, the first, "
@@ -67,7 +68,7 @@ class Config(ConfigBase):
     # ---- training -----------------------------------------------------------------------------------------------------
     train_seed: int = param(0, "Seed of the weights' initialisation, the clips and the training noise", lo=0, hi=2**31 - 1,
                             group="Training")
-    train_steps: int = param(2700, "AdamW steps of rectified-flow training", lo=1, hi=100000, group="Training")
+    train_steps: int = param(2000, "AdamW steps of rectified-flow training", lo=1, hi=100000, group="Training")
     train_batch: int = param(32, "Clips per training step (fresh clips every step)", lo=1, hi=256, group="Training")
     lr: float = param(1e-3, "AdamW peak learning rate (warm-up 200 steps, cosine to lr/10)", lo=0.0, lo_open=True, hi=0.1,
                       group="Training")

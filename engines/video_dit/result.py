@@ -32,6 +32,7 @@ class Result(ResultBase):
     class_name: str = ""
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     full_wall_s: float = 0.0
+    full_cpu_s: float = 0.0
     methods: dict = field(default_factory=dict)  # name -> speedup, psnr_db, ssim, flicker, budget, wall_s, tokens_computed
     psnr_frames: dict = field(default_factory=dict)  # name -> [frames] PSNR per frame (mean over videos)
     videos: dict = field(default_factory=dict)  # "full" / method -> the first video [F, H, W]
@@ -60,7 +61,7 @@ class Result(ResultBase):
         a = self.methods["astraea"]
         b = self.config.budget
         out = {
-            "speedup": Figure(a["speedup"], "×", f"ASTRAEA speed-up at budget {b:g} (CPU, {self.config.steps} steps)"),
+            "speedup": Figure(a["speedup"], "×", f"ASTRAEA speed-up at budget {b:g} (CPU time, 1 thread, {self.config.steps} steps)"),
             "psnr_db": Figure(a["psnr_db"], "dB", "ASTRAEA PSNR against full compute", error=a["psnr_db_std"]),
         }
         if "heldout_gain_db" in self.search:
@@ -73,7 +74,8 @@ class Result(ResultBase):
     def details(self) -> dict:
         search = {k: v for k, v in self.search.items() if k != "history"}
         return {"methods": self.methods, "search": search, "best_baseline": self.best_baseline(), "n_tokens": self.n_tokens,
-                "class": self.class_name, "full_wall_s": self.full_wall_s, "step_cache_threshold": self.step_cache_threshold,
+                "class": self.class_name, "full_wall_s": self.full_wall_s, "full_cpu_s": self.full_cpu_s,
+                "step_cache_threshold": self.step_cache_threshold,
                 "front": self.front, "metrics_not_computed": "LPIPS, FVD and VBench need backbone weights from the internet"}
 
     def arrays(self) -> dict[str, np.ndarray]:
