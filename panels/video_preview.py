@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from engines.video_dit import METHODS, Result
 from engines.video_dit.result import LABELS
@@ -37,6 +37,7 @@ class VideoView(QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         self.label = QLabel(title)
         self.label.setStyleSheet("color:#222; font-size:10pt")
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long text never widens the views
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground("w")
         self.vb = self.glw.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
@@ -105,7 +106,7 @@ class VideoPreviewPanel(Panel):
         self.player.frame_changed.connect(lambda _: self._draw_frame())
         vlay.addWidget(self.player, 1, 0, 1, 3)
 
-        self.frame_plot = plot_widget("PSNR per frame vs full (colours as in the front)", "PSNR [dB]", "frame", legend=False)
+        self.frame_plot = plot_widget("PSNR per frame (colours as in the front)", "PSNR [dB]", "frame", legend=False)
         self.frame_curves = {m: self.frame_plot.plot([], [], pen=pen(COLORS[m], 2.0), symbol="o", symbolSize=5,
                                                      symbolBrush=COLORS[m], symbolPen=None) for m in METHODS}
         self.frame_line = pg.InfiniteLine(angle=90, pen=pen(NEUTRAL, 1.0, dash=True))
@@ -138,11 +139,12 @@ class VideoPreviewPanel(Panel):
         self.front_plot.addItem(self.front_star)
         self.front_plot.plotItem.legend.addItem(self.front_star, LABELS["astraea"])
         self.front_30 = pg.InfiniteLine(pos=30.0, angle=0, pen=pen(PAPER, 1.4, dash=True), label="30 dB target",
-                                        labelOpts=dict(color=PAPER, position=0.92))
+                                        labelOpts=dict(color=PAPER, position=0.9))
         self.front_plot.addItem(self.front_30)
 
         for plot in (self.frame_plot, self.sched_plot, self.ea_plot, self.front_plot):
             plot.setMinimumSize(120, 120)
+            plot.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
             legend = plot.plotItem.legend
             if legend is not None:
                 legend.setLabelTextSize("8pt")
@@ -239,6 +241,7 @@ class VideoPreviewPanel(Panel):
                 tail = f" · step {self.mask_step.value()}"
             what = "ASTRAEA" if key == "astraea" else LABELS[name]
             self.video_views[key].draw(r.videos[name][f], f"{what} · {psnr:.1f} dB{tail}", mask if key == "astraea" else None)
+            self.video_views[key].label.setToolTip(f"{LABELS[name]}: frame {f}, PSNR {psnr:.2f} dB against full compute")
 
     def headline_html(self, r) -> str:
         if "astraea" not in r.methods:
