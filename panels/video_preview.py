@@ -18,8 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
-from engines.video_dit import METHODS, Result
-from engines.video_dit.result import LABELS
+from engines.video_dit import LABELS, METHODS, Result
 from panels.base import Panel, Player
 from panels.plots import BASELINE, METHOD, NEUTRAL, PAPER, pen, plot_widget
 

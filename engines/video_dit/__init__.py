@@ -14,6 +14,6 @@ from .config import Config
 from .engine import run, stream
 from .errors import VideoDiTError
 from .record import load_model, record
-from .result import METHODS, Result
+from .result import LABELS, METHODS, Result
 
-__all__ = ["Config", "Result", "stream", "run", "bench", "record", "load_model", "METHODS", "VideoDiTError"]
+__all__ = ["Config", "Result", "stream", "run", "bench", "record", "load_model", "METHODS", "LABELS", "VideoDiTError"]
