@@ -263,3 +263,15 @@ def test_recorded_checkpoint_draws_each_class_moving_its_way():
         along, across = dx * ux + dy * uy, abs(dx * uy - dy * ux)
         assert along > 3.0 and across < 1.5, (class_name(c), dx, dy)  # the clips move 5–7 px over 8 frames
         assert 0.02 < (w[c] > 0.5).mean() < 0.3  # one shape on a dark background
+
+
+def test_source_train_trains_then_samples_with_its_own_model():
+    from engines.video_dit import Config, stream
+
+    cfg = Config(source="train", train_steps=3, train_batch=2, dim=16, depth=1, heads=2, steps=4, n_videos=1, population=2,
+                 generations=1, search_videos=1, front_budgets="0.5")
+    snaps = list(stream(cfg))
+    assert snaps[-1].progress == 1.0
+    r = snaps[-1].result
+    assert r.training["step"] == [1, 2, 3] and r.config.dim == 16
+    assert any("training" in s.message for s in snaps) and set(r.methods) >= {"astraea", "fewer_steps"}
