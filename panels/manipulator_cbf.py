@@ -4,12 +4,10 @@ Tabs: the arm (ghost arms of the three controllers, end-effector trails, impact 
 against time, with a Player that animates the episode and a cursor in the plots that moves with it (drag either);
 the impulse-magnitude sweep; the Monte Carlo min-h histograms (a side job, ``monte_carlo``, started from its tab
 and exported with the main result); the QP backends' agreement and latency. All numbers come from the engine's
-result; the banner is the result's headline and its verdict on the paper's claim.
+result; the banner (the base's) is the result's verdict on the paper's claim and its headline.
 """
 
 from __future__ import annotations
-
-from html import escape
 
 import numpy as np
 import pyqtgraph as pg
@@ -89,10 +87,6 @@ class ManipulatorCbfPanel(Panel):
     def on_tab_shown(self, name: str) -> None:
         if name == "Monte Carlo" and self._mc_stale:
             self.run_monte_carlo()
-
-    def headline_html(self, result) -> str:
-        """The base's banner (headline beside the paper's figures) and the result's verdict on the paper's claim."""
-        return f"{super().headline_html(result)}<br>{escape(result.verdict(), quote=False)}"
 
     # ---- views --------------------------------------------------------------------------------------
     def build_views(self):
