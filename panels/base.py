@@ -560,6 +560,11 @@ class Panel(QWidget):
     def busy(self) -> bool:
         return any(j.is_running() for j in self._jobs.values())
 
+    def sweep_config(self, cfg):
+        """The settings each run of a sweep starts from (default: the controls); a panel drops side computations here
+        that the sweep's table does not use."""
+        return cfg
+
     def open_sweep(self):
         """The Sweep… dialog (non-modal): its job is this panel's ``sweep`` slot, its table exported under ``sweep/``."""
         from panels.sweep import SweepDialog

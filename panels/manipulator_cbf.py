@@ -47,6 +47,7 @@ class ManipulatorCbfPanel(Panel):
     engine_name = "manipulator_cbf"
     live = True
     form_groups = ("Barrier", "Impulses", "Gains", "Arm", "Reference", "Monte Carlo")
+    sweep_fields = ("impulse_ns", "k1", "k2", "eps", "relax_rate", "impulse_angle_deg")
 
     def default_config(self):
         # the Monte Carlo runs as its own job from its tab (256 scenarios: a few seconds); a 9-point sweep and
@@ -66,6 +67,10 @@ class ManipulatorCbfPanel(Panel):
     def run_blocking(self, config=None) -> None:
         cfg = config if config is not None else self.config()
         super().run_blocking(cfg.replace(mc_scenarios=0))
+
+    def sweep_config(self, cfg):
+        """A sweep's runs are the episode alone: no Monte Carlo, impulse sweep or backend comparison in each."""
+        return cfg.replace(mc_scenarios=0, sweep_points=0, backend_samples=0)
 
     def run_monte_carlo(self):
         """Start the batched Monte Carlo (the form's scenario count) as the ``monte_carlo`` side job."""
