@@ -57,7 +57,7 @@ STEP_AXIS = "RL step"
 PHASE_LABEL = {"sft": "SFT", "math": "math-only", "code": "code-only"}
 MAX_SAMPLE_ROWS = 80
 OK_BG, BAD_BG, FAIL_BG = QColor("#d9f2e3"), QColor("#fbe3e1"), QColor("#e06666")
-MAX_SEEDS = 8
+MAX_SEEDS = 5  # the Config allows 1–5 seeds
 
 
 def _pm(mean, se, digits: int = 3) -> str:
@@ -95,7 +95,7 @@ class CurvePlot:
         if legend:
             self.widget.plotItem.legend.setOffset((-8, -8))  # bottom right: the pass@1 curves sit higher
         sparse = key.startswith("pass1/")
-        self.seed_curves = [self.widget.plot([], [], pen=pen(color(i + 2), 1.0), name=None) for i in range(MAX_SEEDS)]
+        self.seed_curves: list[pg.PlotDataItem] = []  # made as seeds appear (plot items are slow to build)
         self.band = Band(self.widget, METHOD, "mean ± s.e. over seeds", width=2.2, symbol="o" if sparse else None)
         self.baseline = None
         self.stage_lines: list[pg.InfiniteLine] = []
@@ -110,6 +110,8 @@ class CurvePlot:
 
     def set_curve(self, curve: dict, seeds: list[int]) -> None:
         steps = curve["steps"]
+        while len(self.seed_curves) < min(len(seeds), MAX_SEEDS):
+            self.seed_curves.append(self.widget.plot([], [], pen=pen(color(len(self.seed_curves) + 2), 1.0), name=None))
         for i, c in enumerate(self.seed_curves):
             vals = curve["seeds"].get(seeds[i]) if i < len(seeds) else None
             if vals is None:
@@ -181,7 +183,7 @@ class RlDashboardPanel(Panel):
         self._build_controls()
         return [
             ("Training curves", self._build_curves_tab()),
-            ("Updates per batch", self._build_ablation_tab()),
+            ("Updates per batch", self._ablation_page()),
             ("Stages", self._build_stages_tab()),
             ("Samples", self._build_samples_tab()),
         ]
@@ -234,10 +236,22 @@ class RlDashboardPanel(Panel):
             grid.setColumnStretch(c, 1)
         return page
 
-    def _build_ablation_tab(self) -> QWidget:
-        page = QWidget()
-        lay = QGridLayout(page)
-        lay.setContentsMargins(0, 0, 0, 0)
+    def _ablation_page(self) -> QWidget:
+        """The ablation tab's page; its plots are built when the tab is first shown (keeps opening under 2 s)."""
+        self.ab_page = QWidget()
+        self.ab_plots: dict[str, pg.PlotWidget] = {}
+        self.ab_curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        QGridLayout(self.ab_page).setContentsMargins(0, 0, 0, 0)
+        return self.ab_page
+
+    def on_tab_shown(self, name: str) -> None:
+        if name == "Updates per batch" and not self.ab_plots:
+            self._build_ablation_tab()
+            if self.shown is not None:
+                self._draw_ablation(self.shown)
+
+    def _build_ablation_tab(self) -> None:
+        lay = self.ab_page.layout()
         self.ab_plots = {
             "entropy": plot_widget("Entropy per RL step: 1 vs k updates per batch", "H [nats / token]", STEP_AXIS),
             "score": plot_widget("Training reward", "mean reward [0–1]", STEP_AXIS, legend=False),
@@ -259,7 +273,6 @@ class RlDashboardPanel(Panel):
         lay.addWidget(self.ab_note, 2, 0, 1, 2)
         lay.setRowStretch(0, 3)
         lay.setRowStretch(1, 2)
-        return page
 
     def _build_stages_tab(self) -> QWidget:
         page = QWidget()
@@ -297,9 +310,10 @@ class RlDashboardPanel(Panel):
         if res is None:
             return
         if snap.has_changed("curves"):
-            self._draw_curves(res)
+            stages = res.stages()
+            self._draw_curves(res, stages)
             self._draw_ablation(res)
-            self._draw_stages(res)
+            self._draw_stages(res, stages)
             self._draw_samples(res)
         if snap.has_changed("checkpoints"):
             self._fill_checkpoints(res)
@@ -308,6 +322,8 @@ class RlDashboardPanel(Panel):
 
     def _pass1_keys(self, res) -> dict[str, str]:
         """Which pass@1 series the math and code plots show: ours, else the first held-out sets a foreign log names."""
+        if _kind(res) != "log":  # our runs evaluate math and code by construction
+            return {"pass1/math": "pass1/math", "pass1/code": "pass1/code"}
         names = [n for n in res.log().metric_names() if n.startswith("pass1/")]
         out = {}
         others = [n for n in names if n not in ("pass1/math", "pass1/code")]
@@ -315,10 +331,10 @@ class RlDashboardPanel(Panel):
             out[key] = key if key in names or not others else others.pop(0)
         return out
 
-    def _draw_curves(self, res) -> None:
+    def _draw_curves(self, res, stages: dict) -> None:
         seeds = res.seeds()
         bounds = res.stage_bounds()
-        sft = res.stages().get("sft", {})
+        sft = stages.get("sft", {})
         keys = self._pass1_keys(res)
         for key, plot in self.plots.items():
             name = keys.get(key, key)
@@ -334,7 +350,6 @@ class RlDashboardPanel(Panel):
         for i, s in enumerate(seeds[:MAX_SEEDS]):
             legend.addItem(host.seed_curves[i], f"seed {s}")
         legend.addItem(host.band.curve, "mean ± s.e." if len(seeds) > 1 else "mean")
-        stages = res.stages()
         lines = []
         for phase in ("sft", "math", "code"):
             st = stages.get(phase)
@@ -359,13 +374,18 @@ class RlDashboardPanel(Panel):
             c = arms.get(arm, empty)
             curve.setData(c["steps"], c["entropy"])
         legend = self.mini_ablation.plotItem.legend
-        big = self.ab_plots["entropy"].plotItem.legend
         legend.clear()
-        big.clear()
         for arm, curve in self.mini_arms.items():
             if arm in arms:
                 n = arms[arm]["updates"]
                 legend.addItem(curve, f"{n} update{'s' * (n != 1)}/batch")
+        if not self.ab_plots:  # the tab has not been shown yet
+            return
+        big = self.ab_plots["entropy"].plotItem.legend
+        big.clear()
+        for arm in self.mini_arms:
+            if arm in arms:
+                n = arms[arm]["updates"]
                 big.addItem(self.ab_curves[("entropy", arm)], f"{n} update{'s' * (n != 1)} per batch"
                             + (" (on-policy, the paper's recipe)" if n == 1 else " (PPO-clipped)"))
         ab = res.ablation()
@@ -378,8 +398,7 @@ class RlDashboardPanel(Panel):
         else:
             self.ab_note.setText("No ablation arm in this run (ablation_steps = 0, or a foreign log).")
 
-    def _draw_stages(self, res) -> None:
-        stages = res.stages()
+    def _draw_stages(self, res, stages: dict) -> None:
         n = len(res.seeds())
         self.stages_table.setRowCount(len(stages))
         self.stages_table.setVerticalHeaderLabels([PHASE_LABEL.get(k, k) for k in stages])
