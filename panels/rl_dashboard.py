@@ -111,7 +111,9 @@ class CurvePlot:
     def set_curve(self, curve: dict, seeds: list[int]) -> None:
         steps = curve["steps"]
         while len(self.seed_curves) < min(len(seeds), MAX_SEEDS):
-            self.seed_curves.append(self.widget.plot([], [], pen=pen(color(len(self.seed_curves) + 2), 1.0), name=None))
+            c = self.widget.plot([], [], pen=pen(color(len(self.seed_curves) + 2), 1.0), name=None)
+            c.setZValue(-1)  # under the mean and its band
+            self.seed_curves.append(c)
         for i, c in enumerate(self.seed_curves):
             vals = curve["seeds"].get(seeds[i]) if i < len(seeds) else None
             if vals is None:
