@@ -280,11 +280,12 @@ class RlDashboardPanel(Panel):
         page = QWidget()
         lay = QVBoxLayout(page)
         self.stages_table = QTableWidget(0, 5)
-        self.stages_table.setHorizontalHeaderLabels(["math pass@1", "code pass@1", "held-out entropy [nats]", "RL steps",
+        self.stages_table.setHorizontalHeaderLabels(["math pass@1", "code pass@1", "held-out entropy [nats]", "steps",
                                                      "seeds"])
         self.stages_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.stages_table.setToolTip("At the end of each phase (full evaluation) and stage (light evaluation): mean ± standard "
-                                     "error over seeds (one seed: the evaluation's own error over prompts)")
+                                     "error over seeds (one seed: the evaluation's own error over prompts); steps: SFT steps "
+                                     "in the SFT row, RL steps elsewhere")
         self.stages_note = QLabel("")
         self.stages_note.setWordWrap(True)
         lay.addWidget(self.stages_table, 1)
@@ -338,14 +339,18 @@ class RlDashboardPanel(Panel):
         bounds = res.stage_bounds()
         sft = stages.get("sft", {})
         keys = self._pass1_keys(res)
+        missing = " — not in this log" if _kind(res) == "log" else " — no steps yet"
         for key, plot in self.plots.items():
             name = keys.get(key, key)
-            plot.set_curve(res.curve(name), seeds)
+            curve = res.curve(name)
+            plot.set_curve(curve, seeds)
             plot.set_stages(bounds)
+            title = plot.title
             if key in keys:
-                fam = name.split("/", 1)[1]
-                plot.widget.setTitle(f"Held-out {fam} pass@1", color="#222", size="10pt")
-                plot.set_baseline(sft.get(f"{fam}_pass1", {}).get("mean"))
+                title = f"Held-out {name.split('/', 1)[1]} pass@1"
+                plot.set_baseline(sft.get(f"{name.split('/', 1)[1]}_pass1", {}).get("mean"))
+            empty = not np.isfinite(curve["mean"]).any()
+            plot.widget.setTitle(title + (missing if empty else ""), color="#777" if empty else "#222", size="9pt")
         host = self.plots["pass1/math"]
         legend = host.widget.plotItem.legend
         legend.clear()
@@ -375,6 +380,8 @@ class RlDashboardPanel(Panel):
         for arm, curve in self.mini_arms.items():
             c = arms.get(arm, empty)
             curve.setData(c["steps"], c["entropy"])
+        none = " — no ablation arm" if not arms else ""
+        self.mini_ablation.setTitle("Entropy, updates per batch" + none, color="#777" if none else "#222", size="9pt")
         legend = self.mini_ablation.plotItem.legend
         legend.clear()
         for arm, curve in self.mini_arms.items():
@@ -418,7 +425,7 @@ class RlDashboardPanel(Panel):
     def _draw_samples(self, res) -> None:
         rows = list(reversed(res.samples[-MAX_SAMPLE_ROWS:]))
         width = max([len(s.get("steps") or []) for s in rows] or [0])
-        heads = ["seed", "RL step", "stage", "prompt"] + [f"step {k + 1}" for k in range(width)] + ["answer", "reward"]
+        heads = ["seed", "RL step", "stage", "prompt", "answer", "reward"] + [f"step {k + 1}" for k in range(width)]
         t = self.samples_table
         t.clearContents()
         t.setColumnCount(len(heads))
@@ -434,7 +441,7 @@ class RlDashboardPanel(Panel):
                 t.setItem(i, j, QTableWidgetItem(text))
             for k in range(width):
                 if k >= len(steps):
-                    t.setItem(i, 4 + k, QTableWidgetItem(""))
+                    t.setItem(i, 6 + k, QTableWidgetItem(""))
                     continue
                 right = k < len(ok) and bool(ok[k])
                 item = QTableWidgetItem(f"{'✓' if right else '✗'} {steps[k]}")
@@ -443,14 +450,14 @@ class RlDashboardPanel(Panel):
                     item.setFont(bold)
                     item.setForeground(QColor("#ffffff"))
                     item.setToolTip("the first wrong step: the chain failed here")
-                t.setItem(i, 4 + k, item)
+                t.setItem(i, 6 + k, item)
             answer = QTableWidgetItem(f"{s.get('answer', '')} {'✓' if s.get('answer_correct') else '✗'}"
                                       + (" (lucky)" if s.get("answer_correct") and not s.get("chain_correct") else ""))
             answer.setBackground(OK_BG if s.get("answer_correct") else BAD_BG)
             if failed is not None and failed >= len(steps):
                 answer.setToolTip(f"the chain stopped before step {failed + 1}")
-            t.setItem(i, 4 + width, answer)
-            t.setItem(i, 5 + width, QTableWidgetItem(f"{s.get('reward', 0):g}"))
+            t.setItem(i, 4, answer)
+            t.setItem(i, 5, QTableWidgetItem(f"{s.get('reward', 0):g}"))
         t.resizeColumnsToContents()
 
     def _fill_checkpoints(self, res) -> None:

@@ -208,8 +208,14 @@ def test_a_rewritten_trainer_state_is_redrawn(panel, qtbot, tmp_path):
     panel.follow_timer.setInterval(50)
     panel.open_file(str(path))
     qtbot.waitUntil(lambda: panel.result is not None and len(panel.result.rows) == 2, timeout=WAIT)
-    path.write_text(json.dumps(state, indent=2, sort_keys=True))  # TRL rewrites the whole file at each save
+    full = json.dumps(state, indent=2, sort_keys=True)
+    path.write_text(full[: len(full) // 2])  # caught mid-write: the reader's error, the views keep their two rows
+    qtbot.waitUntil(lambda: not panel.error.isHidden(), timeout=WAIT)
+    assert str(path) in panel.error.text() and "line" in panel.error.text() and "re-read" in panel.error.text()
+    assert len(panel.result.rows) == 2 and panel.follow_timer.isActive()
+    path.write_text(full)  # TRL rewrites the whole file at each save
     qtbot.waitUntil(lambda: len(panel.result.rows) == len(history), timeout=WAIT)
+    assert panel.error.isHidden()
     x, _ = _xy(panel.plots["score"].band.curve)
     assert x.tolist() == [h["step"] for h in history if "reward" in h]
 
@@ -243,3 +249,16 @@ def test_train_from_a_checkpoint_starts_rl_from_its_weights(panel, qtbot):
     assert res.config.model == path and res.config.sft_steps == 0 and res.recorded is None
     assert not any("sft_step" in r for r in res.rows) and any(r.get("step") == 1 for r in res.rows)
     assert res.parameters == json.loads((RECORDED / "provenance.json").read_text())["parameters"]
+
+
+def test_export_of_an_opened_log_records_the_file_and_its_curves(panel, qtbot, tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    shutil.copyfile(FIX / "own_metrics.jsonl", path)
+    panel.open_file(str(path))
+    qtbot.waitUntil(lambda: panel.result is not None and (panel.result.recorded or {}).get("log") == str(path), timeout=WAIT)
+    out = panel.export(tmp_path / "export")
+    source = json.loads((out / "source.json").read_text())
+    assert source["file"]["path"] == str(path.resolve()) and (out / source["file"]["copy"]).read_bytes() == path.read_bytes()
+    saved = _jsonl(out / "metrics.jsonl")
+    assert [r.get("step") for r in saved] == [r.get("step") for r in _jsonl(path)]
+    assert (out / "views.png").stat().st_size > 0 and "headline" in json.loads((out / "result.json").read_text())
