@@ -204,6 +204,7 @@ class RlDashboardPanel(Panel):
                                       "schedule of the controls runs from step 1 again. The engine saves weights only (no "
                                       "optimizer state or RL step counter), so this is a warm start, not an exact resume")
         self.resume_button.clicked.connect(self.train_from_checkpoint)
+        self.resume_button.setEnabled(False)
         self.back_button = QPushButton("Back to the recorded run")
         self.back_button.setToolTip("Stop following an opened log and show the recorded run again")
         self.back_button.clicked.connect(self.show_recorded)
@@ -320,8 +321,9 @@ class RlDashboardPanel(Panel):
             self._draw_samples(res)
         if snap.has_changed("checkpoints"):
             self._fill_checkpoints(res)
-        if snap.progress >= 1.0:
-            self._show_source(res)
+        self._show_source(res)
+        if snap.progress < 1.0 and snap.has_changed("summary"):  # a live run's banner fills in as its phases end
+            self.headline.setText(self.headline_html(res))
 
     def _pass1_keys(self, res) -> dict[str, str]:
         """Which pass@1 series the math and code plots show: ours, else the first held-out sets a foreign log names."""
@@ -480,7 +482,8 @@ class RlDashboardPanel(Panel):
             following = " · following: redrawn while the file grows" if self._follower is not None else ""
             self.set_source(f"Showing: {rec['format']} log {rec['log']} ({len(res.rows)} rows){following}", file=rec["log"])
         else:
-            self.set_source(f"Showing: live training, {len(res.seeds())} seed(s), metrics.jsonl in {res.run_dir}")
+            start = f" from {Path(res.config.model).name}" if res.config.model else ""
+            self.set_source(f"Showing: live training{start}, {res.config.seeds} seed(s), metrics.jsonl in {res.run_dir}")
 
     def headline_html(self, result) -> str:
         """The math pass@1 gain over SFT and the transfer to code with their errors, the ablation ratio; the paper's numbers."""

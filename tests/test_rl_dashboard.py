@@ -223,7 +223,8 @@ def test_a_rewritten_trainer_state_is_redrawn(panel, qtbot, tmp_path):
 def test_train_live_draws_as_it_goes_and_back_to_the_recorded_run(panel, qtbot):
     panel.set_config(panel.engine.Config(**TINY, recorded=True))  # Train ignores the box: it always trains live
     job = panel.train()
-    qtbot.waitUntil(lambda: panel.shown is not None and len(panel.shown.rows) > 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: panel.shown is not None and panel.shown.recorded is None and len(panel.shown.rows) > 0, timeout=WAIT)
+    assert "live training" in panel.source and "Live run" in panel.headline.text()  # said while it runs, not only at the end
     qtbot.waitUntil(lambda: not job.is_running(), timeout=WAIT)
     res = panel.result
     assert res.recorded is None and "live training" in panel.source and "Live run" in panel.headline.text()
