@@ -165,7 +165,7 @@ class RlDashboardPanel(Panel):
     panel_id = "rl_dashboard"
     engine_name = "acereason"
     form_groups = ("Run", "RL stages", "GRPO", "SFT", "Model", "Evaluation", "Ablation")
-    file_filter = "RL training logs (trainer_state.json *.json *.jsonl);;All files (*)"
+    file_filter = "RL training logs (trainer_state.json *.json *.jsonl events.out.tfevents*);;All files (*)"
     follow_interval_ms = 1000
 
     def default_config(self):
@@ -580,5 +580,15 @@ class RlDashboardPanel(Panel):
         if self._follower is None or (self._follow_job is not None and self._follow_job.is_running()):
             return
         stamp = self._stamp(self._follower)
-        if stamp is not None and stamp != self._follow_stamp:
-            self._poll()
+        if stamp is None or stamp == self._follow_stamp:
+            return
+        old = dict((name, size) for name, size, _ in self._follow_stamp or ())
+        if any(size < old.get(name, 0) for name, size, _ in stamp):
+            # the file shrank: a restarted run rewrote it; read it again from the start (the reader keeps a byte offset)
+            try:
+                self._follower = self.engine.LogFollower(self._follower.path, self._follower.format)
+            except (ValueError, OSError) as err:
+                self.stop_following()
+                self.show_error(f"{type(err).__name__}: {err}")
+                return
+        self._poll()

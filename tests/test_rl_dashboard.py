@@ -200,6 +200,19 @@ def test_a_growing_log_is_redrawn_and_a_later_bad_line_stops_following(panel, qt
     assert points() == 5 and not panel.follow_timer.isActive()
 
 
+def test_a_log_rewritten_from_the_start_is_read_again(panel, qtbot, tmp_path):
+    lines = (FIX / "verl_file_logger.jsonl").read_text().splitlines(keepends=True)
+    path = tmp_path / "verl.jsonl"
+    path.write_text("".join(lines[:4]))
+    panel.follow_timer.setInterval(50)
+    panel.open_file(str(path))
+    qtbot.waitUntil(lambda: panel.result is not None and len(panel.result.rows) == 4, timeout=WAIT)
+    path.write_text("".join(lines[:2]))  # a restarted run truncates its log
+    qtbot.waitUntil(lambda: len(panel.result.rows) == 2, timeout=WAIT)
+    x, _ = _xy(panel.plots["entropy"].band.curve)
+    assert x.tolist() == [1, 2] and panel.error.isHidden()
+
+
 def test_a_rewritten_trainer_state_is_redrawn(panel, qtbot, tmp_path):
     state = json.loads((FIX / "trl_trainer_state.json").read_text())
     history = state["log_history"]
@@ -263,3 +276,12 @@ def test_export_of_an_opened_log_records_the_file_and_its_curves(panel, qtbot, t
     saved = _jsonl(out / "metrics.jsonl")
     assert [r.get("step") for r in saved] == [r.get("step") for r in _jsonl(path)]
     assert (out / "views.png").stat().st_size > 0 and "headline" in json.loads((out / "result.json").read_text())
+
+
+def test_an_event_file_without_tensorboard_or_corrupt_says_why(panel, qtbot, tmp_path):
+    path = tmp_path / "events.out.tfevents.1700000000.host"
+    path.write_bytes(b"\x00not an event file")
+    panel.open_file(str(path))
+    qtbot.waitUntil(lambda: not panel.error.isHidden(), timeout=WAIT)
+    assert str(path) in panel.error.text() and "tensorboard" in panel.error.text().lower()
+    assert panel.result is None and not panel.follow_timer.isActive()
