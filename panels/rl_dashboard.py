@@ -179,6 +179,7 @@ class RlDashboardPanel(Panel):
         self._follower = None
         self._follow_stamp = None
         self._follow_job = None
+        self._samples_stale = False
         self.follow_timer = QTimer(self)
         self.follow_timer.setInterval(self.follow_interval_ms)
         self.follow_timer.timeout.connect(self._follow_tick)
@@ -252,6 +253,8 @@ class RlDashboardPanel(Panel):
             self._build_ablation_tab()
             if self.shown is not None:
                 self._draw_ablation(self.shown)
+        if name == "Samples" and self._samples_stale and self.shown is not None:
+            self._draw_samples(self.shown)
 
     def _build_ablation_tab(self) -> None:
         lay = self.ab_page.layout()
@@ -318,7 +321,9 @@ class RlDashboardPanel(Panel):
             self._draw_curves(res, stages)
             self._draw_ablation(res)
             self._draw_stages(res, stages)
-            self._draw_samples(res)
+            self._samples_stale = True
+            if self.tabs.tabText(self.tabs.currentIndex()) == "Samples":  # else drawn when the tab is shown
+                self._draw_samples(res)
         if snap.has_changed("checkpoints"):
             self._fill_checkpoints(res)
         self._show_source(res)
@@ -425,6 +430,7 @@ class RlDashboardPanel(Panel):
                                  f"{_pm(t['mean'], t['se'])} ({n} seed{'s' * (n != 1)}).")
 
     def _draw_samples(self, res) -> None:
+        self._samples_stale = False
         rows = list(reversed(res.samples[-MAX_SAMPLE_ROWS:]))
         width = max([len(s.get("steps") or []) for s in rows] or [0])
         heads = ["seed", "RL step", "stage", "prompt", "answer", "reward"] + [f"step {k + 1}" for k in range(width)]

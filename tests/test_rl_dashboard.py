@@ -110,6 +110,7 @@ def test_opens_on_the_recorded_run_and_draws_its_curves(panel, qtbot):
 
 def test_samples_mark_each_step_and_highlight_the_failing_one(panel, qtbot):
     res = _open_recorded(panel, qtbot)
+    panel.tabs.setCurrentIndex([panel.tabs.tabText(i) for i in range(panel.tabs.count())].index("Samples"))  # drawn when shown
     t = panel.samples_table
     newest = res.samples[::-1][: t.rowCount()]
     assert t.rowCount() == min(80, len(res.samples)) > 0
