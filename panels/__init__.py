@@ -65,6 +65,15 @@ PANELS: list[PanelSpec] = [
         "memory_pool",
         _lazy("panels.memory_pool", "MemoryPoolPanel"),
     ),
+    PanelSpec(
+        "rl_dashboard",
+        "RL dashboard",
+        "2505.16400",
+        "Strictly on-policy GRPO, math-only RL then code-only RL (AceReason): math pass@1 rises over the SFT start and "
+        "code follows; more updates per batch drive entropy down faster.",
+        "acereason",
+        _lazy("panels.rl_dashboard", "RlDashboardPanel"),
+    ),
 ]
 
 
