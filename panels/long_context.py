@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engines.inputs import regular_file
 from panels.base import Panel
 from panels.plots import BASELINE, METHOD, NEUTRAL, PAPER, Band, Heatmap, paper_line, pen, plot_widget
 
@@ -53,6 +54,7 @@ SHOWN_BY_DEFAULT = ("none", "linear", "dynamic_ntk", "yarn", "ultralong", "ultra
 CALC_FIELDS = ("model", "model_config", "calc_length", "calc_scaling", "calc_factor", "kv_dtype", "yarn_beta_fast",
                "yarn_beta_slow", "yarn_truncate", "llama3_low_freq", "llama3_high_freq")
 GIB = 2.0**30
+CONFIG_MAX_BYTES = 16 * 2**20  # the largest config.json File → Open reads
 
 
 def calc_key(cfg) -> tuple:
@@ -419,7 +421,8 @@ class LongContextPanel(Panel):
 
     def open_file(self, path: str) -> None:
         """Check the file with the engine's reader (its error names the key), then describe that model."""
-        try:
+        try:  # a config.json is small: a FIFO, a device or a huge file is refused before it is read (on this thread)
+            regular_file(path, self.engine.ModelConfigError, max_bytes=CONFIG_MAX_BYTES)
             self.engine.read_model_config(path)
         except ValueError as err:  # ModelConfigError (an InputError): the file and the missing or bad key
             self.show_error(str(err))
