@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -251,10 +252,47 @@ class LongContextPanel(Panel):
         lay.addWidget(self.loss_plot)
         return page
 
+    def _build_toy_wavelengths(self) -> QWidget:
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.toy_length = QComboBox()
+        self.toy_length.setToolTip("The evaluated length whose RoPE the toy model's rows ran with (no re-run)")
+        self.toy_length.currentIndexChanged.connect(self._draw_toy_wavelengths)
+        row.addWidget(QLabel("toy model at length"))
+        row.addWidget(self.toy_length, 1)
+        lay.addLayout(row)
+        self.toy_plot = plot_widget("Toy Llama of this run: RoPE per rotary pair", "wavelength 2π/θ_i [tokens]", "rotary pair i",
+                                    log_y=True)
+        self.toy_plot.setToolTip("The θ_i each experiment row ran with at the chosen length, as wavelengths, for the ticked "
+                                 "scalings; black: the unscaled RoPE the base model was trained with")
+        self.toy_plot.plotItem.legend.setOffset((-10, -10))  # bottom right: the wavelengths grow to the right
+        self.toy_base = self.toy_plot.plot([], [], pen=pen("#000000", 2.5), name="unscaled (trained)")
+        self.toy_curves = {s: self.toy_plot.plot([], [], pen=pen(COLORS[s], 1.6, dash=s in DASHED), name=LABELS[s], symbol="o",
+                                                 symbolSize=4, symbolBrush=COLORS[s], symbolPen=None) for s in self.engine.SCALINGS}
+        opts = dict(position=0.85, color=NEUTRAL, fill=pg.mkBrush(255, 255, 255, 200))
+        self.toy_train = pg.InfiniteLine(0.0, angle=0, pen=pen(NEUTRAL, 1.2, dash=True), label="L_train", labelOpts=opts)
+        self.toy_len = pg.InfiniteLine(0.0, angle=0, pen=pen(PAPER, 1.2, dash=True), label="L", labelOpts=dict(opts, position=0.6))
+        self.toy_plot.addItem(self.toy_train)
+        self.toy_plot.addItem(self.toy_len)
+        self.toy_info = QLabel("")
+        self.toy_info.setWordWrap(True)
+        self.toy_info.setToolTip("The scale s each ticked row used at this length")
+        lay.addWidget(self.toy_plot, 1)
+        lay.addWidget(self.toy_info)
+        return box
+
     def _build_wavelength_tab(self) -> QWidget:
         page = QWidget()
-        lay = QVBoxLayout(page)
-        self.wave_plot = plot_widget("RoPE wavelength per rotary pair", "wavelength λ_i = 2π/θ_i [tokens]", "rotary pair i",
+        outer = QHBoxLayout(page)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._build_toy_wavelengths(), 1)
+        real = QWidget()
+        lay = QVBoxLayout(real)
+        lay.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(real, 1)
+        self.wave_plot = plot_widget("Real model: RoPE per rotary pair", "wavelength λ_i = 2π/θ_i [tokens]", "rotary pair i",
                                      log_y=True)
         self.wave_plot.setToolTip("The calculator's model: unscaled and scaled wavelengths per pair; shaded: the pairs the chosen "
                                   "scaling interpolates (dark: by the full factor, light: blended); set the model and scaling in "
@@ -275,7 +313,7 @@ class LongContextPanel(Panel):
         self.wave_len = pg.InfiniteLine(0.0, angle=0, pen=pen(PAPER, 1.2, dash=True), label="L", labelOpts=dict(opts, position=0.3))
         self.wave_plot.addItem(self.wave_orig)
         self.wave_plot.addItem(self.wave_len)
-        self.wave_plot.plotItem.legend.setOffset((80, 8))
+        self.wave_plot.plotItem.legend.setOffset((-10, -10))
         self.wave_info = QLabel("")
         self.wave_info.setWordWrap(True)
         self.wave_info.setToolTip("The scaling drawn, its factor and how many pairs it interpolates, blends or keeps")
@@ -366,11 +404,17 @@ class LongContextPanel(Panel):
         if job is not None:
             self.exp_progress.setValue(0)
             job.progress.connect(lambda p, m, j=job: self._on_exp_progress(j, p, m))
-            job.stopped.connect(lambda j=job: self._jobs.get("main") is j and self.exp_message.setText("stopped"))
+            job.stopped.connect(lambda j=job: self._jobs.get("main") is j and self._on_main_stopped())
             job.failed.connect(lambda msg, tb, j=job: self._jobs.get("main") is j and self.exp_message.setText(f"failed: {msg}"))
             job.ended.connect(lambda: self.exp_stop.setEnabled(self.busy()))
             self.exp_stop.setEnabled(True)
         return job
+
+    def _on_main_stopped(self) -> None:
+        self.exp_message.setText("stopped")
+        if self.shown is not None and self.shown is not self.result:
+            self.set_source(f"Showing: the partial {self.shown.config.source} run, stopped (the banner: the last finished run) · "
+                            "Show recorded run returns")
 
     def _on_exp_progress(self, job, progress: float, message: str) -> None:
         if self._jobs.get("main") is job:
@@ -525,10 +569,47 @@ class LongContextPanel(Panel):
             w.window.setValue(window)
             w.window.label.setFormat(f"extended window {res.config.extend_factor}×")
             w.setXRange(float(x.min()) - 0.3, float(x.max()) + 0.3, padding=0)
+        labels = [f"{int(n)} tokens ({r:g}× L_train)" for n, r in zip(res.lengths, ratios)]
+        if labels != [self.toy_length.itemText(k) for k in range(self.toy_length.count())]:
+            self.toy_length.blockSignals(True)
+            self.toy_length.clear()
+            self.toy_length.addItems(labels)
+            self.toy_length.setCurrentIndex(len(labels) - 1)  # the longest: where the scalings differ most
+            self.toy_length.blockSignals(False)
+        self._draw_toy_wavelengths()
         ref = res.PAPER["niah_ultralong"]
         self.paper_niah.setValue(ref.value)
         self.paper_niah.label.setFormat(f"paper: UltraLong-8B NIAH {ref.value:g} {ref.unit}")
         self.paper_niah.setVisible(True)
+
+    def _draw_toy_wavelengths(self) -> None:
+        res = self.shown
+        j = self.toy_length.currentIndex()
+        if res is None or j < 0 or j >= len(res.lengths):
+            return
+        chosen = set(self.selected())
+        pairs = np.arange(len(res.base_theta))
+        self.toy_base.setData(pairs, 2 * np.pi / res.base_theta)
+        scales = []
+        for i, s in enumerate(res.scalings):
+            theta = res.theta[i, j]
+            ok = np.all(np.isfinite(theta)) and s in chosen
+            self.toy_curves[s].setData(pairs, 2 * np.pi / theta) if ok else self.toy_curves[s].setData([], [])
+            self.toy_curves[s].setVisible(bool(ok))
+            if ok:
+                scales.append(f"{LABELS[s]} s = {res.scale[i, j]:.3g}")
+        legend = self.toy_plot.plotItem.legend
+        legend.clear()
+        legend.addItem(self.toy_base, "unscaled (trained)")
+        for s in res.scalings:
+            if self.toy_curves[s].isVisible():
+                legend.addItem(self.toy_curves[s], LABELS[s])
+        self.toy_train.setValue(math.log10(res.config.train_length))
+        self.toy_train.label.setFormat(f"L_train = {res.config.train_length}")
+        self.toy_len.setValue(math.log10(float(res.lengths[j])))
+        self.toy_len.label.setFormat(f"L = {int(res.lengths[j])}")
+        rows = " · ".join(scales) or "not evaluated yet"
+        self.toy_info.setText(f"d_head {2 * len(pairs)}, RoPE base {res.config.rope_theta:g}: {rows}")
 
     def _draw_calculator(self, rep) -> None:
         self.calc_report = rep

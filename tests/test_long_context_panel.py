@@ -187,6 +187,23 @@ def test_the_scaling_redraws_the_wavelength_band(panel, qtbot):
     assert "yarn" in panel.wave_info.text()
 
 
+def test_the_toy_wavelengths_are_the_rows_rope(panel, qtbot):
+    res = opened(panel, qtbot).result
+    with np.load(RECORDED / "arrays.npz") as npz:
+        theta, base = npz["theta"], npz["base_theta"]
+    assert panel.toy_length.count() == len(res.lengths)
+    for j in (0, len(res.lengths) - 1):
+        panel.toy_length.setCurrentIndex(j)
+        np.testing.assert_allclose(panel.toy_base.yData, 2 * np.pi / base)
+        for i, s in enumerate(SCALINGS):
+            assert panel.toy_curves[s].isVisible() == (s in SHOWN_BY_DEFAULT)
+            if s in SHOWN_BY_DEFAULT:
+                np.testing.assert_allclose(panel.toy_curves[s].yData, 2 * np.pi / theta[i, j])
+    # at L_train every zero-shot scaling is plain RoPE (s = 1): linear's curve is the trained one
+    panel.toy_length.setCurrentIndex(0)
+    np.testing.assert_allclose(panel.toy_curves["linear"].yData, panel.toy_base.yData, rtol=1e-6)
+
+
 def test_train_shows_progress_and_stops(panel, qtbot):
     opened(panel, qtbot)
     recorded = panel.result
@@ -200,6 +217,7 @@ def test_train_shows_progress_and_stops(panel, qtbot):
     assert panel.shown.config.source == "train" and len(panel.shown.base_answer_loss) > 0
     assert len(panel.loss_curves["base_answer_loss"].getData()[0]) == len(panel.shown.base_answer_loss)
     assert panel.result is recorded  # a stopped job leaves the last finished result
+    assert "partial train run, stopped" in panel.source
 
 
 def test_extend_redoes_the_extension_from_the_recorded_base(panel, qtbot):
