@@ -74,6 +74,15 @@ PANELS: list[PanelSpec] = [
         "acereason",
         _lazy("panels.rl_dashboard", "RlDashboardPanel"),
     ),
+    PanelSpec(
+        "long_context",
+        "Long-context lab",
+        "2504.06214",
+        "YaRN RoPE scaling keeps needle retrieval far past the trained window where plain RoPE fails, and an UltraLong-style "
+        "continued training at 8× extends the window without losing short-context skill.",
+        "long_context",
+        _lazy("panels.long_context", "LongContextPanel"),
+    ),
 ]
 
 
