@@ -537,6 +537,13 @@ class RlDashboardPanel(Panel):
         self._follower = follower
         self._poll(first=True)
 
+    def stop_jobs(self) -> None:
+        """Stop: the running job, and following an opened log (the views keep what they show)."""
+        super().stop_jobs()
+        if self._follower is not None:
+            self.stop_following()
+            self.message.setText("stopped following the log")
+
     def stop_following(self) -> None:
         self.follow_timer.stop()
         self._follower = None
