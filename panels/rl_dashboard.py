@@ -346,10 +346,11 @@ class RlDashboardPanel(Panel):
         bounds = res.stage_bounds()
         sft = stages.get("sft", {})
         keys = self._pass1_keys(res)
-        missing = " — not in this log" if _kind(res) == "log" else " — no steps yet"
+        missing = ": not logged" if _kind(res) == "log" else ": no steps yet"
+        drawn = {}
         for key, plot in self.plots.items():
             name = keys.get(key, key)
-            curve = res.curve(name)
+            curve = drawn[key] = res.curve(name)
             plot.set_curve(curve, seeds)
             plot.set_stages(bounds)
             title = plot.title
@@ -357,13 +358,16 @@ class RlDashboardPanel(Panel):
                 title = f"Held-out {name.split('/', 1)[1]} pass@1"
                 plot.set_baseline(sft.get(f"{name.split('/', 1)[1]}_pass1", {}).get("mean"))
             empty = not np.isfinite(curve["mean"]).any()
-            plot.widget.setTitle(title + (missing if empty else ""), color="#777" if empty else "#222", size="9pt")
+            if empty:
+                title = title.split(" (")[0].replace("Held-out ", "") + missing  # short enough to fit the plot
+            plot.widget.setTitle(title, color="#777" if empty else "#222", size="9pt")
         host = self.plots["pass1/math"]
         legend = host.widget.plotItem.legend
         legend.clear()
         for i, s in enumerate(seeds[:MAX_SEEDS]):
             legend.addItem(host.seed_curves[i], f"seed {s}")
         legend.addItem(host.band.curve, "mean ± s.e." if len(seeds) > 1 else "mean")
+        legend.setVisible(bool(np.isfinite(drawn["pass1/math"]["mean"]).any()))  # no legend on an empty plot
         lines = []
         for phase in ("sft", "math", "code"):
             st = stages.get(phase)
@@ -387,8 +391,9 @@ class RlDashboardPanel(Panel):
         for arm, curve in self.mini_arms.items():
             c = arms.get(arm, empty)
             curve.setData(c["steps"], c["entropy"])
-        none = " — no ablation arm" if not arms else ""
-        self.mini_ablation.setTitle("Entropy, updates per batch" + none, color="#777" if none else "#222", size="9pt")
+        none = not arms
+        self.mini_ablation.setTitle("Updates per batch: no ablation" if none else "Entropy, updates per batch",
+                                    color="#777" if none else "#222", size="9pt")
         legend = self.mini_ablation.plotItem.legend
         legend.clear()
         for arm, curve in self.mini_arms.items():
@@ -536,6 +541,13 @@ class RlDashboardPanel(Panel):
         self.message.setText(f"reading {Path(path).name} …")
         self._follower = follower
         self._poll(first=True)
+
+    def stop_jobs(self) -> None:
+        """Stop: the running job, and following an opened log (the views keep what they show)."""
+        super().stop_jobs()
+        if self._follower is not None:
+            self.stop_following()
+            self.message.setText("stopped following the log")
 
     def stop_following(self) -> None:
         self.follow_timer.stop()

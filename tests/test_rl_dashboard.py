@@ -286,3 +286,17 @@ def test_an_event_file_without_tensorboard_or_corrupt_says_why(panel, qtbot, tmp
     qtbot.waitUntil(lambda: not panel.error.isHidden(), timeout=WAIT)
     assert str(path) in panel.error.text() and "tensorboard" in panel.error.text().lower()
     assert panel.result is None and not panel.follow_timer.isActive()
+
+
+def test_stop_ends_a_live_run_and_keeps_its_curves(panel, qtbot):
+    _open_recorded(panel, qtbot)
+    recorded = panel.result
+    panel.set_config(panel.engine.Config(**{**TINY, "math_steps": 200, "eval_every": 0}))
+    job = panel.train()
+    qtbot.waitUntil(lambda: panel.shown is not recorded and any(r.get("run") == "main" and "critic/score/mean" in r
+                                                                 for r in panel.shown.rows), timeout=WAIT)
+    panel.stop_button.click()
+    qtbot.waitUntil(lambda: not job.is_running(), timeout=WAIT)
+    drawn = len(_xy(panel.plots["score"].band.curve)[0])
+    assert 0 < drawn < 200 + TINY["code_steps"] and panel.result is recorded  # a stopped run is not a final result
+    assert "live training" in panel.source
