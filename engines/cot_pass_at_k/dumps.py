@@ -3,11 +3,13 @@
     {"prompt_id": "aime24-3", "sample_id": 7, "answer_correct": true, "cot_correct": false}
 
 Required: ``prompt_id`` and ``sample_id`` (a string or an integer), ``answer_correct`` and ``cot_correct``
-(true/false; 0/1 are read as false/true). Optional: ``checkpoint`` (a name: rows of several models or training
+(true/false; 0/1 are read as false/true). Optional: ``chain_correct`` (every step right, whatever the answer: on
+every row it makes the logic prior measurable; ``cot_correct`` must then be ``answer_correct and chain_correct``),
+``checkpoint`` (a name: rows of several models or training
 steps in one file become one curve each; default ``dump``), ``step`` (the training step of that checkpoint, for
 the dynamics chart), ``judge_votes`` (a list of true/false, one per judge call, aggregated by the Config's
-``aggregate`` when ``judge = votes``), and ``prompt``, ``response``, ``failed_step`` (shown in the table of right
-answers with wrong chains). Blank lines are skipped. ``cot_correct`` true with ``answer_correct`` false, a
+``aggregate`` when ``judge = votes``), and ``prompt``, ``response``, ``failed_step``, ``steps``, ``step_ok``, ``canonical``
+(shown in the table of right answers with wrong chains). Blank lines are skipped. ``cot_correct`` true with ``answer_correct`` false, a
 (checkpoint, prompt_id, sample_id) seen twice, or a prompt with fewer samples than another of its checkpoint
 is refused with the file and line. Every checkpoint must hold the same prompts (curves compare them paired).
 """
@@ -40,6 +42,7 @@ class Table:
     correct: np.ndarray
     cot: np.ndarray
     votes: np.ndarray | None = None  # (P, n, calls) when every row has judge_votes of one length
+    chain: np.ndarray | None = None  # (P, n) chain right, when every row has chain_correct
     extras: list[dict] = field(default_factory=list)  # rows with prompt/response text, for the table
 
 
@@ -80,6 +83,12 @@ def read_dump(path: str | Path) -> list[Table]:
         cot = _flag(row["cot_correct"], "cot_correct", path, line_no)
         if cot and not ans:
             raise CotPassError(f"{where(path, line_no)}: cot_correct is true but answer_correct is false (CoT-correct means both right)")
+        chain = None
+        if "chain_correct" in row:
+            chain = _flag(row["chain_correct"], "chain_correct", path, line_no)
+            if cot != (ans and chain):
+                raise CotPassError(f"{where(path, line_no)}: cot_correct must be answer_correct and chain_correct "
+                                   f"(got {ans}, {chain}, {cot})")
         name = _ident(row.get("checkpoint", "dump"), "checkpoint", path, line_no)
         g = groups.setdefault(name, {"step": None, "prompts": {}, "seen": set(), "extras": [], "calls": set(), "first": line_no})
         if "step" in row:
@@ -99,12 +108,14 @@ def read_dump(path: str | Path) -> list[Table]:
                 raise CotPassError(f"{where(path, line_no)}: judge_votes: expected a non-empty list of true/false")
             votes = [_flag(x, "judge_votes", path, line_no) for x in v]
             g["calls"].add(len(votes))
-        g["prompts"].setdefault(pid, []).append((ans, cot, votes, line_no))
+        g["prompts"].setdefault(pid, []).append((ans, cot, votes, line_no, chain))
         if "response" in row and "prompt" in row:
             fs = row.get("failed_step")
             g["extras"].append({"checkpoint": name, "prompt_id": pid, "sample_id": sid, "prompt": str(row["prompt"])[:400],
                                 "response": str(row["response"])[:400], "answer_correct": ans, "cot_correct": cot,
-                                "failed_step": fs if isinstance(fs, int) and not isinstance(fs, bool) else None})
+                                "failed_step": fs if isinstance(fs, int) and not isinstance(fs, bool) else None,
+                                **{k: _texts(row.get(k)) for k in ("steps", "canonical")},
+                                "step_ok": [bool(x) for x in row["step_ok"]][:64] if isinstance(row.get("step_ok"), list) else []})
     if not groups:
         raise CotPassError(f"{where(path, 1)}: no rows (expected JSON lines with {', '.join(REQUIRED)})")
     tables = [_table(name, g, path) for name, g in groups.items()]
@@ -130,13 +141,18 @@ def _table(name: str, g: dict, path) -> Table:
         if len(s) != n:
             raise CotPassError(f"{where(path, s[-1][3])}: prompt {p!r} of checkpoint {name!r} has {len(s)} samples, others have {n} "
                                "(every prompt needs the same number of samples)")
-    correct = np.array([[a for a, _, _, _ in s] for s in prompts.values()], bool)
-    cot = np.array([[c for _, c, _, _ in s] for s in prompts.values()], bool)
-    votes = None
-    all_votes = all(v is not None for s in prompts.values() for _, _, v, _ in s)
-    if all_votes and len(g["calls"]) == 1:
-        votes = np.array([[v for _, _, v, _ in s] for s in prompts.values()], bool)
-    return Table(name, g["step"], list(prompts), correct, cot, votes, g["extras"])
+    correct = np.array([[r[0] for r in s] for s in prompts.values()], bool)
+    cot = np.array([[r[1] for r in s] for s in prompts.values()], bool)
+    votes = chain = None
+    if all(r[2] is not None for s in prompts.values() for r in s) and len(g["calls"]) == 1:
+        votes = np.array([[r[2] for r in s] for s in prompts.values()], bool)
+    if all(r[4] is not None for s in prompts.values() for r in s):
+        chain = np.array([[r[4] for r in s] for s in prompts.values()], bool)
+    return Table(name, g["step"], list(prompts), correct, cot, votes, chain=chain, extras=g["extras"])
+
+
+def _texts(v) -> list[str]:
+    return [str(x)[:80] for x in v][:64] if isinstance(v, list) else []
 
 
 def write_dump(path: str | Path, tables: list[Table]) -> Path:
@@ -144,12 +160,19 @@ def write_dump(path: str | Path, tables: list[Table]) -> Path:
     import json
 
     out = Path(path)
+    keep = ("prompt", "response", "failed_step", "steps", "step_ok", "canonical")
     with open(out, "w") as f:
         for t in tables:
+            extras = {(str(e["prompt_id"]), str(e["sample_id"])): e for e in t.extras}
             for p, pid in enumerate(t.prompt_ids):
                 for s in range(t.correct.shape[1]):
                     row = {"checkpoint": t.name, "prompt_id": pid, "sample_id": s, "answer_correct": bool(t.correct[p, s]),
                            "cot_correct": bool(t.cot[p, s])}
+                    if t.chain is not None:
+                        row["chain_correct"] = bool(t.chain[p, s])
+                    e = extras.get((str(pid), str(s)))
+                    if e:
+                        row.update({k: e[k] for k in keep if k in e})
                     if t.step is not None:
                         row["step"] = int(t.step)
                     if t.votes is not None:

@@ -157,9 +157,10 @@ def _stream_dump(cfg: Config) -> Iterator[Snapshot]:
         bad = next(t.name for t in tables if t.votes is None)
         raise CotPassError(f"{cfg.dump}: judge = votes needs judge_votes of one length on every row (checkpoint {bad!r} lacks them)")
     n = min(t.correct.shape[1] for t in tables)
-    result = Result(cfg, source="dump", chain_known=False, provenance={"dump": str(cfg.dump)}, prompts=list(tables[0].prompt_ids))
+    known = all(t.chain is not None for t in tables)
+    result = Result(cfg, source="dump", chain_known=known, provenance={"dump": str(cfg.dump)}, prompts=list(tables[0].prompt_ids))
     for i, t in enumerate(tables):
-        chain = t.cot
+        chain = t.chain if known else t.cot
         if cfg.judge == "votes":
             judged = judges.aggregate(t.votes, cfg.aggregate)
             lenient, strict = judges.aggregate(t.votes, "any"), judges.aggregate(t.votes, "all")
@@ -171,14 +172,27 @@ def _stream_dump(cfg: Config) -> Iterator[Snapshot]:
         result.correct[t.name], result.exact_chain[t.name], result.chain[t.name] = t.correct, chain, judged
         if lenient is not None:
             result.lenient[t.name], result.strict[t.name] = lenient, strict
-        result.lucky_samples.extend([dict(e, steps=[], step_ok=[]) for e in t.extras if e["answer_correct"] and not e["cot_correct"]]
-                                    [:LUCKY_KEPT])
+        result.lucky_samples.extend([e for e in t.extras if e["answer_correct"] and not e["cot_correct"]][:LUCKY_KEPT])
     result.wall_s = time.perf_counter() - t0
     yield Snapshot(1.0, f"{cfg.dump}: {len(tables)} checkpoint(s), {len(result.prompts)} prompts × {n} samples", result.frozen())
 
 
 def run(config: Config | None = None, device: str = "auto") -> Result:
     return consume(stream(config, device))
+
+
+def dump_result(result: Result, path: str | Path) -> Path:
+    """Write a Result's samples as a dump (flags of every sample, chain flags, the text of the kept lucky samples)."""
+    from .dumps import Table, write_dump
+
+    pid = [f"p{i}" for i in range(len(result.prompts))]
+    tables = []
+    for name, step in zip(result.names, result.steps):
+        extras = [{**e, "prompt_id": pid[e["prompt_index"]], "sample_id": e["sample"]} for e in result.lucky_samples
+                  if e.get("checkpoint") == name and "prompt_index" in e]
+        tables.append(Table(name, step, pid, result.correct[name], result.cot(name, "exact"), extras=extras,
+                            chain=result.exact_chain[name]))
+    return write_dump(path, tables)
 
 
 def open_dump(path: str | Path, config: Config | None = None) -> Result:

@@ -53,6 +53,7 @@ BAD = [
     ({"prompt_id": "p0", "sample_id": 9, "answer_correct": 2, "cot_correct": False}, "expected true or false"),
     ({"prompt_id": "p0", "sample_id": 9, "answer_correct": True, "cot_correct": False, "judge_votes": "yes"}, "judge_votes"),
     ({"prompt_id": "p0", "sample_id": 9, "answer_correct": True, "cot_correct": False, "step": -1}, "step"),
+    ({"prompt_id": "p0", "sample_id": 9, "answer_correct": True, "cot_correct": False, "chain_correct": True}, "must be answer_correct"),
 ]
 
 

@@ -68,14 +68,23 @@ def test_lucky_samples_name_a_failing_step_that_is_wrong(tiny):
 
 
 def test_a_dump_of_the_samples_gives_the_same_curves(tiny, tmp_path):
-    tables = [Table(n, tiny.steps[i], [f"p{j}" for j in range(len(tiny.prompts))], tiny.correct[n], tiny.cot(n))
-              for i, n in enumerate(tiny.names)]
-    path = cot.write_dump(tmp_path / "d.jsonl", tables)
-    back = cot.open_dump(path, cot.Config(bootstrap=200))
+    back = cot.open_dump(cot.dump_result(tiny, tmp_path / "d.jsonl"), cot.Config(bootstrap=200, curves="sft,math"))
     for name, c in tiny.curves().items():
         b = back.curves()[name]
         assert np.allclose(b["pass_at_k"], c["pass_at_k"]) and np.allclose(b["cot_pass_at_k"], c["cot_pass_at_k"])
     assert back.summary()["crossing_k"] == tiny.summary()["crossing_k"]
+    def rows(r):  # chain flags travel too: the logic prior is the same (a dump has no stage names)
+        return [{k: v for k, v in row.items() if k != "stage"} for row in jsonable(r.dynamics()["rows"])]
+
+    assert rows(back) == rows(tiny)
+    got = [(s["response"], s["failed_step"]) for s in back.lucky_samples]
+    assert got == [(s["response"], s["failed_step"]) for s in tiny.lucky_samples]
+    # without chain flags a dump still gives the curves, but no logic prior
+    tables = [Table(n, tiny.steps[i], [f"p{j}" for j in range(len(tiny.prompts))], tiny.correct[n], tiny.cot(n))
+              for i, n in enumerate(tiny.names)]
+    bare = cot.open_dump(cot.write_dump(tmp_path / "bare.jsonl", tables), cot.Config(bootstrap=200))
+    assert np.allclose(bare.curves()["math"]["cot_pass_at_k"], tiny.curves()["math"]["cot_pass_at_k"])
+    assert bare.dynamics()["rows"][0]["p_ca_given_cc"] is None
 
 
 def test_dump_judge_votes_are_aggregated(tmp_path):
