@@ -13,7 +13,7 @@ lucky chains common (``python -m engines record cot_pass_at_k``).
 from .config import Config
 from .dumps import CotPassError, read_dump, write_dump
 from .engine import dump_result, open_dump, run, stream
-from .record import record
+from .record import SAMPLES, record
 from .result import Result
 
-__all__ = ["Config", "Result", "stream", "run", "record", "read_dump", "write_dump", "open_dump", "dump_result", "CotPassError"]
+__all__ = ["Config", "Result", "stream", "run", "record", "read_dump", "write_dump", "open_dump", "dump_result", "CotPassError", "SAMPLES"]

@@ -8,7 +8,7 @@ every row it makes the logic prior measurable; ``cot_correct`` must then be ``an
 ``checkpoint`` (a name: rows of several models or training
 steps in one file become one curve each; default ``dump``), ``step`` (the training step of that checkpoint, for
 the dynamics chart), ``judge_votes`` (a list of true/false, one per judge call, aggregated by the Config's
-``aggregate`` when ``judge = votes``), and ``prompt``, ``response``, ``failed_step``, ``steps``, ``step_ok``, ``canonical``
+``aggregate`` when ``judge = votes``), and ``prompt``, ``response``, ``failed_step``, ``steps``, ``step_ok``, ``canonical``, ``answer``
 (shown in the table of right answers with wrong chains). Blank lines are skipped. ``cot_correct`` true with ``answer_correct`` false, a
 (checkpoint, prompt_id, sample_id) seen twice, or a prompt with fewer samples than another of its checkpoint
 is refused with the file and line. Every checkpoint must hold the same prompts (curves compare them paired).
@@ -113,7 +113,7 @@ def read_dump(path: str | Path) -> list[Table]:
             fs = row.get("failed_step")
             g["extras"].append({"checkpoint": name, "prompt_id": pid, "sample_id": sid, "prompt": str(row["prompt"])[:400],
                                 "response": str(row["response"])[:400], "answer_correct": ans, "cot_correct": cot,
-                                "failed_step": fs if isinstance(fs, int) and not isinstance(fs, bool) else None,
+                                "failed_step": _int_or_none(fs), "answer": _int_or_none(row.get("answer")),
                                 **{k: _texts(row.get(k)) for k in ("steps", "canonical")},
                                 "step_ok": [bool(x) for x in row["step_ok"]][:64] if isinstance(row.get("step_ok"), list) else []})
     if not groups:
@@ -151,6 +151,10 @@ def _table(name: str, g: dict, path) -> Table:
     return Table(name, g["step"], list(prompts), correct, cot, votes, chain=chain, extras=g["extras"])
 
 
+def _int_or_none(v) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
 def _texts(v) -> list[str]:
     return [str(x)[:80] for x in v][:64] if isinstance(v, list) else []
 
@@ -160,7 +164,7 @@ def write_dump(path: str | Path, tables: list[Table]) -> Path:
     import json
 
     out = Path(path)
-    keep = ("prompt", "response", "failed_step", "steps", "step_ok", "canonical")
+    keep = ("prompt", "response", "failed_step", "steps", "step_ok", "canonical", "answer")
     with open(out, "w") as f:
         for t in tables:
             extras = {(str(e["prompt_id"]), str(e["sample_id"])): e for e in t.extras}

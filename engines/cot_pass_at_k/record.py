@@ -6,6 +6,11 @@ do (``absorb = 0``). This recording starts from the *same* recorded SFT checkpoi
 RL stage (math, 24-token limit, the same GRPO settings and seed) with ``train_absorb`` of the RL prompts able to
 absorb a wrong step, so that the reward pays for lucky chains; checkpoints every 20 steps (fp16 safetensors)
 and provenance beside them. Only the prompts' absorb share differs from the recorded run's first stage.
+
+It then samples the default job once (the engine's default Config: the recorded run's checkpoints) and writes
+those samples as a dump, ``default_samples.jsonl`` (every sample's answer, chain and CoT flags, the text of the
+kept right-answer/wrong-chain samples): the panel opens on it in a second, and Run with ``source = recorded``
+samples the same again.
 """
 
 from __future__ import annotations
@@ -39,6 +44,25 @@ def lucky_recipe(cfg: Config):
     )
 
 
+SAMPLES = LUCKY / "default_samples.jsonl"
+
+
+def record_samples(out_dir=LUCKY, config: Config | None = None, device: str = "auto", progress=None) -> dict:
+    """Run the default job (``config`` with source = recorded) and write its samples to ``default_samples.jsonl``."""
+    from engines.base import consume
+
+    from .engine import dump_result, stream
+
+    cfg = (config or Config()).replace(source="recorded", dump="")
+    t0 = time.perf_counter()
+    result = consume(stream(cfg, device), progress)
+    path = dump_result(result, Path(out_dir) / SAMPLES.name)
+    return {"command": "python -m engines record cot_pass_at_k (its last step)", "file": path.name,
+            "wall_s": round(time.perf_counter() - t0, 1),
+            "config": {k: v for k, v in cfg.to_dict().items() if v != getattr(Config(), k)} or "the defaults",
+            "checkpoints": result.names, "prompts": len(result.prompts), "samples": result.n()}
+
+
 def record(out_dir=LUCKY, config: Config | None = None, device: str = "auto", progress=None) -> dict:
     from engines.device import cpu_threads, resolve
     from engines.reasoning.recipe import run_recipe
@@ -64,7 +88,9 @@ def record(out_dir=LUCKY, config: Config | None = None, device: str = "auto", pr
     sets = "" if (cfg.train_absorb, cfg.train_steps) == (0.5, 40) else \
         f" --set train_absorb={cfg.train_absorb} --set train_steps={cfg.train_steps}"
     ckpts = [json.loads(p.read_text()) for p in sorted((out / "checkpoints").rglob("checkpoint.json"))]
+    samples = record_samples(out, cfg, device, progress)
     return write_provenance(out, "python -m engines record cot_pass_at_k" + sets, seeds=[0], rl_steps=cfg.train_steps,
+                            default_samples=samples,
                             train_absorb=cfg.train_absorb, start="resources/reasoning/checkpoints/seed0/sft",
                             torch_threads_used=cfg.cpu_threads or 1, wall_s=round(wall, 1),
                             checkpoints=sorted(ckpts, key=lambda c: c.get("step", 0)))
