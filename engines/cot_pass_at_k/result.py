@@ -185,7 +185,7 @@ class Result(ResultBase):
         return {
             "cot_gain_share": Figure(g["share_positive"], "", f"share of K = 1..{n} where {g['tuned']}'s CoT-Pass@K exceeds {g['base']}'s "
                                      f"(band above 0 at {g['share_band_above_zero']:.2f})"),
-            "crossing_k": Figure(ck, "", f"K where {g['base']}'s Pass@K catches up with {g['tuned']}'s (n/a: not within 1..{n})"),
+            "crossing_k": Figure(ck, "", f"K (of 1..{n}) where {g['base']}'s Pass@K catches up with {g['tuned']}'s"),
             "cot_gain_at_k": Figure(at["gain"], "", f"CoT-Pass@{at['k']} gain of {g['tuned']} over {g['base']}"
                                     + (" at the crossing K" if at["crossed"] else " at K = n (no crossing)")
                                     + f"; ± half the {self.config.band_level:.0%} band",
