@@ -4,7 +4,9 @@ Every number comes from ``engines.cot_pass_at_k``'s Result: Pass@K (dashed) and 
 band over prompts) against K on a log axis for the compared checkpoints, the K where the base's Pass@K catches up with
 the tuned one's marked; the dynamics over every checkpoint along RL; the histogram of P(CC|CA) per prompt; and the
 samples whose answer is right through a wrong chain, the failing step in red beside the step it should have been.
-The panel opens on the recorded samples of the default job (a dump the record command writes); ``source = recorded``
+With a noisy judge (or a dump's votes) dotted lines
+show each checkpoint's CoT-Pass@K under the lenient (any call passes) and strict (all pass) aggregation. The panel
+opens on the recorded samples of the default job (a dump the record command writes); ``source = recorded``
 samples the checkpoints again; File → Open reads a JSONL dump of your own model's samples.
 """
 
@@ -67,6 +69,7 @@ class CotPassAtKPanel(Panel):
         self.kplot.setYRange(0, 1.02, padding=0)
         self.kplot.plotItem.legend.anchor((0, 1), (0, 1), offset=(8, -8))
         self.kitems: dict[str, tuple[Band, Band]] = {}
+        self.judge_items: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}  # lenient / strict judge, noisy or votes
 
         self.dplot = plot_widget("Dynamics along RL", "rate [fraction]", "RL step")
         self.dplot.plotItem.legend.anchor((1, 1), (1, 1), offset=(-8, -8))
@@ -142,6 +145,16 @@ class CotPassAtKPanel(Panel):
             dashed.setVisible(True)
             solid.setData(c["k"], c["cot_pass_at_k"], c["cot_pass_at_k_lo"], c["cot_pass_at_k_hi"])
             dashed.setData(c["k"], c["pass_at_k"])
+            if "cot_pass_at_k_lenient" in c:
+                if name not in self.judge_items:
+                    dot = pg.mkPen(color(i), width=1.0, style=Qt.PenStyle.DotLine)
+                    self.judge_items[name] = (self.kplot.plot([], [], pen=dot), self.kplot.plot([], [], pen=dot))
+                lenient, strict = self.judge_items[name]
+                lenient.setData(c["k"], c["cot_pass_at_k_lenient"])
+                strict.setData(c["k"], c["cot_pass_at_k_strict"])
+        for name, items in self.judge_items.items():
+            for item in items:
+                item.setVisible(name in curves and "cot_pass_at_k_lenient" in curves[name])
         n = r.n()
         ticks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256) if k <= n} | {n})
         self.kplot.getAxis("bottom").setTicks([[(float(np.log10(k)), str(k)) for k in ticks]])

@@ -73,3 +73,14 @@ def test_file_open_reads_a_dump_and_refuses_a_malformed_one(panel, qtbot, tmp_pa
     before = panel.config()
     panel.open_file(str(bad))
     assert "bad.jsonl:4:" in panel.error.text() and panel.config() == before
+
+
+def test_noisy_judge_draws_the_lenient_and_strict_curves(panel, qtbot):
+    cfg = panel.config().replace(judge="noisy", false_positive=0.3, false_negative=0.1, judge_calls=3)
+    r = _run(panel, qtbot, cfg)
+    assert r.config.judge == "noisy"
+    for name, c in r.curves().items():
+        lenient, strict = panel.judge_items[name]
+        assert lenient.isVisible() and np.allclose(lenient.getData()[1], c["cot_pass_at_k_lenient"])
+        assert np.allclose(strict.getData()[1], c["cot_pass_at_k_strict"])
+        assert np.all(c["cot_pass_at_k_strict"] <= c["cot_pass_at_k_lenient"] + 1e-12)
