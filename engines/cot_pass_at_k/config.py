@@ -33,7 +33,8 @@ class Config(ConfigBase):
                         "rare), the run RL-trained with lucky chains common (resources/cot_pass_at_k, `python -m engines record "
                         "cot_pass_at_k`), or a JSONL dump of your own model's samples (File → Open)", choices=SOURCES, group="Samples")
     dump: str = param("", "The JSONL dump read when source = dump: rows {prompt_id, sample_id, answer_correct, cot_correct} "
-                      "(+ checkpoint, step, judge_votes, prompt, response, failed_step)", group="Samples", gui=False)
+                      "(+ checkpoint, step, chain_correct, judge_votes, prompt, response, failed_step, steps, canonical)",
+                      group="Samples", gui=False)
     checkpoint_root: str = param("", "A folder of checkpoints (checkpoint.json beside each) to evaluate instead of the source's "
                                  "(empty = the source's own)", group="Samples", gui=False)
     checkpoints: str = param("", "Checkpoints evaluated, by name, for the dynamics chart (empty = every one in the folder, by RL step)",
