@@ -83,6 +83,15 @@ PANELS: list[PanelSpec] = [
         "long_context",
         _lazy("panels.long_context", "LongContextPanel"),
     ),
+    PanelSpec(
+        "cot_pass_at_k",
+        "CoT-Pass@K",
+        "2506.14245",
+        "Pass@K credits right answers reached through wrong reasoning; CoT-Pass@K, which needs every step right, measures "
+        "whether RL improved reasoning at every K.",
+        "cot_pass_at_k",
+        _lazy("panels.cot_pass_at_k", "CotPassAtKPanel"),
+    ),
 ]
 
 

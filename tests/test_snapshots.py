@@ -26,6 +26,7 @@ SMALL = {
     "memory_pool": dict(workload="long_context", n_requests=4, sensitivity="model", n_frames=20, export_snapshot=False),
     "long_context": dict(source="recorded"),
     "acereason": dict(recorded=True),
+    "cot_pass_at_k": dict(checkpoints="sft,math", prompts=4, samples=4, bootstrap=50),
 }
 
 
