@@ -27,14 +27,6 @@ from panels.plots import BASELINE, METHOD, NEUTRAL, Band, Bars, color, paper_lin
 SAMPLES = cot.SAMPLES
 
 
-class FilledBand(Band):
-    """``panels.plots.Band`` with its edge curves drawn by a transparent pen: with ``pen=None`` pyqtgraph builds no path
-    for them and the FillBetweenItem between them stays empty (measured: no tinted pixel), so the band never shows."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for edge in (self._lo, self._hi):
-            edge.setPen(pg.mkPen((0, 0, 0, 0)))
 COLUMNS = ("checkpoint", "prompt", "response (failing step in red)", "should be")
 
 
@@ -80,7 +72,7 @@ class CotPassAtKPanel(Panel):
             "pass_at_1": Band(self.dplot, BASELINE, "Pass@1", dash=True, symbol="o"),
             "cot_pass_at_n": Band(self.dplot, color(3), "CoT-Pass@n", symbol="t"),
             "pass_at_n": Band(self.dplot, color(5), "Pass@n", dash=True, symbol="t"),
-            "p_cc_given_ca": FilledBand(self.dplot, color(2), "P(CC|CA)", symbol="s"),
+            "p_cc_given_ca": Band(self.dplot, color(2), "P(CC|CA)", symbol="s"),
         }
 
         self.hplot = plot_widget("P(CC|CA) per prompt", "prompts [count]", "P(CC|CA): share of right answers with a right chain")
@@ -138,7 +130,7 @@ class CotPassAtKPanel(Panel):
                 band.setVisible(False)
         for i, (name, c) in enumerate(curves.items()):
             if name not in self.kitems:
-                self.kitems[name] = (FilledBand(self.kplot, color(i), f"{name} CoT-Pass@K"), Band(self.kplot, color(i), f"{name} Pass@K",
+                self.kitems[name] = (Band(self.kplot, color(i), f"{name} CoT-Pass@K"), Band(self.kplot, color(i), f"{name} Pass@K",
                                                                                           dash=True, width=1.5))
             solid, dashed = self.kitems[name]
             solid.setVisible(True)

@@ -44,7 +44,7 @@ def test_default_job_draws_every_view(panel, qtbot):
     assert panel.table.rowCount() == len(r.lucky_samples) > 0
     head = panel.headline.text()
     for fig in r.headline().values():
-        assert escape(str(fig)) in head
+        assert escape(str(fig), quote=False) in head
     assert "(paper: 1)" in head
 
 
