@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import threading
+import time
 import traceback
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
@@ -120,6 +121,20 @@ class Background(QObject):
 
     done = Signal(str, object)
 
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.threads: list[threading.Thread] = []
+
+    def busy(self) -> bool:
+        self.threads = [t for t in self.threads if t.is_alive()]
+        return bool(self.threads)
+
+    def wait(self, timeout_s: float) -> None:
+        """Let running work end (an import half done when the interpreter exits can crash it), at most ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
     def run(self, key: str, fn) -> None:
         def work():
             try:
@@ -131,7 +146,9 @@ class Background(QObject):
             except RuntimeError:  # the window (and this object) was closed and deleted meanwhile
                 pass
 
-        threading.Thread(target=work, name=f"background {key}", daemon=True).start()
+        thread = threading.Thread(target=work, name=f"background {key}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
 
 
 class MainWindow(QMainWindow):
@@ -360,8 +377,13 @@ class MainWindow(QMainWindow):
         self.log_dock.show()
         next(iter(self.docks.values())).raise_()
 
+    def busy(self) -> bool:
+        """Whether a panel is still loading, a background probe or a job is still running."""
+        return bool(self._loading or self._background.busy() or self.runner.jobs)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
         self.runner.stop_all()
+        self._background.wait(15.0)
         self.log_view.detach()
         super().closeEvent(event)

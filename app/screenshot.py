@@ -54,13 +54,12 @@ def window_image(size: tuple[int, int] = (1440, 900), timeout_s: float = 120.0) 
         window.show()
         _settle(300)
         deadline = time.monotonic() + timeout_s
-        while window.runner.jobs and time.monotonic() < deadline:
+        while window.busy() and time.monotonic() < deadline:
             _settle(50)
         _settle(300)
         return window.grab().toImage()
     finally:
-        window.runner.stop_all()
-        window.close()
+        window.close()  # stops the jobs and waits for background imports
         window.deleteLater()
 
 

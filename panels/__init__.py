@@ -66,6 +66,33 @@ PANELS: list[PanelSpec] = [
         _lazy("panels.memory_pool", "MemoryPoolPanel"),
     ),
     PanelSpec(
+        "rl_dashboard",
+        "RL dashboard",
+        "2505.16400",
+        "Strictly on-policy GRPO, math-only RL then code-only RL (AceReason): math pass@1 rises over the SFT start and "
+        "code follows; more updates per batch drive entropy down faster.",
+        "acereason",
+        _lazy("panels.rl_dashboard", "RlDashboardPanel"),
+    ),
+    PanelSpec(
+        "long_context",
+        "Long-context lab",
+        "2504.06214",
+        "YaRN RoPE scaling keeps needle retrieval far past the trained window where plain RoPE fails, and an UltraLong-style "
+        "continued training at 8× extends the window without losing short-context skill.",
+        "long_context",
+        _lazy("panels.long_context", "LongContextPanel"),
+    ),
+    PanelSpec(
+        "cot_pass_at_k",
+        "CoT-Pass@K",
+        "2506.14245",
+        "Pass@K credits right answers reached through wrong reasoning; CoT-Pass@K, which needs every step right, measures "
+        "whether RL improved reasoning at every K.",
+        "cot_pass_at_k",
+        _lazy("panels.cot_pass_at_k", "CotPassAtKPanel"),
+    ),
+    PanelSpec(
         "video_preview",
         "Video DiT preview",
         "2506.05096",

@@ -329,6 +329,7 @@ class Panel(QWidget):
         self.headline.setStyleSheet("font-size: 10pt; padding: 2px;")
         self.headline.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.source_label = QLabel("")
+        self.source_label.setTextFormat(Qt.TextFormat.PlainText)
         self.source_label.setWordWrap(True)
         self.source_label.setStyleSheet("color: #555; padding: 0 2px;")
         self.source_label.setToolTip("What the views show: the engine's default job, your settings, or a file you opened")
@@ -379,8 +380,14 @@ class Panel(QWidget):
         raise NotImplementedError
 
     def headline_html(self, result) -> str:
-        """The banner for a final result: its ``verdict()`` if it has one, its headline figures each beside the paper's
-        number where there is one, and the paper's other figures on a line of their own."""
+        """The banner for a final result: its ``verdict()`` if it has one, then ``figures_html``."""
+        verdict = getattr(result, "verdict", None)
+        said = verdict() if callable(verdict) else ""
+        return "<br>".join(line for line in (escape(said, quote=False) if said else "", self.figures_html(result)) if line)
+
+    def figures_html(self, result, others: bool = True) -> str:
+        """The headline figures, each beside the paper's number where there is one; with ``others``, the paper's other
+        figures on a line of their own."""
         paper = getattr(result, "PAPER", {})
         headline = result.headline()
         parts = []
@@ -388,14 +395,11 @@ class Panel(QWidget):
             ref = paper.get(name)
             tail = (f" <span style='color:#777'>(paper: {escape(_fmt(ref.value))}{' ' + escape(ref.unit) if ref.unit else ''})</span>"
                     if ref else "")
-            parts.append(f"<b>{escape(str(fig))}</b>{tail}")
+            parts.append(f"<b>{escape(str(fig), quote=False)}</b>{tail}")
         lines = [" · ".join(parts)]
-        others = [str(f) for k, f in paper.items() if k not in headline]
-        if others:
-            lines.append("<span style='color:#777'>Paper: " + escape(" · ".join(others)) + "</span>")
-        verdict = getattr(result, "verdict", None)
-        if callable(verdict) and verdict():
-            lines.insert(0, escape(verdict()))
+        rest = [str(f) for k, f in paper.items() if k not in headline] if others else []
+        if rest:
+            lines.append("<span style='color:#777'>Paper: " + escape(" · ".join(rest), quote=False) + "</span>")
         return "<br>".join(line for line in lines if line)
 
     def on_tab_shown(self, name: str) -> None:
@@ -480,7 +484,7 @@ class Panel(QWidget):
         path goes in the tooltip, and Export records it: path, size, SHA-256, and a copy when under 64 MiB)."""
         self.source = text
         self.source_file = Path(file) if file else None
-        self.source_label.setText(escape(text))
+        self.source_label.setText(text)
         tip = "What the views show: the engine's default job, your settings, or a file you opened"
         self.source_label.setToolTip(f"{tip}\n{self.source_file}" if self.source_file else tip)
 
@@ -555,6 +559,11 @@ class Panel(QWidget):
 
     def busy(self) -> bool:
         return any(j.is_running() for j in self._jobs.values())
+
+    def sweep_config(self, cfg):
+        """The settings each run of a sweep starts from (default: the controls); a panel drops side computations here
+        that the sweep's table does not use."""
+        return cfg
 
     def open_sweep(self):
         """The Sweep… dialog (non-modal): its job is this panel's ``sweep`` slot, its table exported under ``sweep/``."""

@@ -4,12 +4,10 @@ Tabs: the arm (ghost arms of the three controllers, end-effector trails, impact 
 against time, with a Player that animates the episode and a cursor in the plots that moves with it (drag either);
 the impulse-magnitude sweep; the Monte Carlo min-h histograms (a side job, ``monte_carlo``, started from its tab
 and exported with the main result); the QP backends' agreement and latency. All numbers come from the engine's
-result; the banner is the result's headline and its verdict on the paper's claim.
+result; the banner (the base's) is the result's verdict on the paper's claim and its headline.
 """
 
 from __future__ import annotations
-
-from html import escape
 
 import numpy as np
 import pyqtgraph as pg
@@ -49,6 +47,7 @@ class ManipulatorCbfPanel(Panel):
     engine_name = "manipulator_cbf"
     live = True
     form_groups = ("Barrier", "Impulses", "Gains", "Arm", "Reference", "Monte Carlo")
+    sweep_fields = ("impulse_ns", "k1", "k2", "eps", "relax_rate", "impulse_angle_deg")
 
     def default_config(self):
         # the Monte Carlo runs as its own job from its tab (256 scenarios: a few seconds); a 9-point sweep and
@@ -68,6 +67,10 @@ class ManipulatorCbfPanel(Panel):
     def run_blocking(self, config=None) -> None:
         cfg = config if config is not None else self.config()
         super().run_blocking(cfg.replace(mc_scenarios=0))
+
+    def sweep_config(self, cfg):
+        """A sweep's runs are the episode alone: no Monte Carlo, impulse sweep or backend comparison in each."""
+        return cfg.replace(mc_scenarios=0, sweep_points=0, backend_samples=0)
 
     def run_monte_carlo(self):
         """Start the batched Monte Carlo (the form's scenario count) as the ``monte_carlo`` side job."""
@@ -89,10 +92,6 @@ class ManipulatorCbfPanel(Panel):
     def on_tab_shown(self, name: str) -> None:
         if name == "Monte Carlo" and self._mc_stale:
             self.run_monte_carlo()
-
-    def headline_html(self, result) -> str:
-        """The base's banner (headline beside the paper's figures) and the result's verdict on the paper's claim."""
-        return f"{super().headline_html(result)}<br>{escape(result.verdict(), quote=False)}"
 
     # ---- views --------------------------------------------------------------------------------------
     def build_views(self):

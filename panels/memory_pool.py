@@ -75,12 +75,17 @@ class MemoryPoolPanel(Panel):
     panel_id = "memory_pool"
     engine_name = "memory_pool"
     form_groups = ("Workload", "Hardware", "Policies", "SLOs", "Output")
+    sweep_fields = ("rate_rps", "n_requests", "input_median", "gpu_memory_utilization", "burstiness", "cpu_buffer_gib", "seed")
     file_filter = "LLM request traces (*.csv *.jsonl *.json);;All files (*)"
 
     def default_config(self):
         # the paper's scenario (128K inputs, saturating) with fewer requests than the CLI's 40, plus the chosen
         # model's sensitivity map: the whole job stays under ~10 s on one core
         return self.engine.Config(workload="long_context", n_requests=10, sensitivity="model", n_frames=90, export_snapshot=False)
+
+    def sweep_config(self, cfg):
+        """A sweep's runs are the simulation alone: no sensitivity map in each."""
+        return cfg.replace(sensitivity="off")
 
     def default_source(self) -> str:
         return "Showing: the engine's default job (128K-token requests, all arriving at once) · File → Open replays a trace file"

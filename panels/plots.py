@@ -49,14 +49,17 @@ class Band:
 
     def __init__(self, plot: pg.PlotWidget, c: str, name: str, *, width: float = 2.0, dash: bool = False, symbol: str | None = None):
         self.curve = plot.plot([], [], pen=pen(c, width, dash), name=name, symbol=symbol, symbolSize=6, symbolBrush=c, symbolPen=None)
-        self._lo = pg.PlotDataItem([], [], pen=None)
-        self._hi = pg.PlotDataItem([], [], pen=None)
+        # edges drawn with a transparent pen: with pen=None a PlotDataItem builds no path, and the fill between two
+        # empty paths is empty
+        self._lo = pg.PlotDataItem([], [], pen=pg.mkPen(0, 0, 0, 0))
+        self._hi = pg.PlotDataItem([], [], pen=pg.mkPen(0, 0, 0, 0))
         q = pg.mkColor(c)
         q.setAlpha(55)
         self.fill = pg.FillBetweenItem(self._lo, self._hi, brush=pg.mkBrush(q))
         plot.addItem(self._lo)
         plot.addItem(self._hi)
         plot.addItem(self.fill)
+        self._shown = True
 
     def setData(self, x, y, lo=None, hi=None) -> None:  # noqa: N802 (pyqtgraph's spelling)
         x, y = np.asarray(x, float), np.asarray(y, float)
@@ -65,13 +68,16 @@ class Band:
         if lo is None or hi is None:
             self._lo.setData([], [])
             self._hi.setData([], [])
+            self.fill.setVisible(False)  # the fill keeps its last path when its edges empty
             return
         lo, hi = np.asarray(lo, float), np.asarray(hi, float)
         ok &= np.isfinite(lo) & np.isfinite(hi)
         self._lo.setData(x[ok], lo[ok])
         self._hi.setData(x[ok], hi[ok])
+        self.fill.setVisible(self._shown)
 
     def setVisible(self, on: bool) -> None:  # noqa: N802
+        self._shown = on
         for item in (self.curve, self._lo, self._hi, self.fill):
             item.setVisible(on)
 

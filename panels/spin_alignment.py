@@ -53,6 +53,7 @@ class SpinAlignmentPanel(Panel):
     live = True
     form_groups = ("Collision", "Rescattering", "Spin", "Acceptance", "Statistics", "Analysis")
     file_filter = "OSCAR particle lists (*.oscar *.oscar1999 *.dat *.txt *.f19);;All files (*)"
+    sweep_fields = ("energy", "sigma_pion", "sigma_kaon", "centrality_max", "n_resonances", "pt_max")
 
     def default_config(self):
         # the panel's default job: fewer resonances than the CLI (≈ 2–3 s on one core, the energy scan ≈ 4 s more);
@@ -327,6 +328,10 @@ class SpinAlignmentPanel(Panel):
     def scan_config(self, cfg):
         """The energy scan of the model with these settings (a few resonances for the 200 GeV part it also runs)."""
         return cfg.replace(scan="energy", n_resonances=300, oscar="")
+
+    def sweep_config(self, cfg):
+        """A sweep's runs are the model alone (no extra scan, no opened file)."""
+        return cfg.replace(scan="none", oscar="")
 
     def run_scan(self, config=None):
         cfg = self.config_or_error(config)

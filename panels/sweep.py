@@ -138,6 +138,7 @@ class SweepDialog(QDialog):
         cfg = self.panel.config_or_error()
         if cfg is None:
             return None
+        cfg = self.panel.sweep_config(cfg)
         f = self.field()
         grid = {f: [v.strip() for v in self.values.text().split(",") if v.strip()]}
         base = {k: str(v) for k, v in cfg.to_dict().items() if k != f and v is not None}

@@ -99,6 +99,8 @@ def test_every_panel_module_exists_and_names_its_engine():
         panel_cls = getattr(importlib.import_module(module), cls)
         assert panel_cls.engine_name == s.engine
         assert panel_cls.panel_id == s.id, f"{cls}.panel_id must be {s.id!r} (its title and job names come from the registry)"
+        fields = set(importlib.import_module(f"engines.{s.engine}").Config.__dataclass_fields__)
+        assert set(panel_cls.sweep_fields) <= fields, f"{cls}.sweep_fields names no Config field: {set(panel_cls.sweep_fields) - fields}"
 
 
 def _engine_imports(path: Path) -> list[tuple[int, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from engines.base import ConfigBase, param
@@ -9,12 +10,13 @@ from engines.base import ConfigBase, param
 
 def int_list(text: str, name: str, lo: int, hi: int) -> tuple[int, ...]:
     """``"24,32"`` → (24, 32); ValueError naming the field otherwise."""
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ValueError(f"{name}: cannot read {text!r} as comma-separated integers (allowed: e.g. 24,32)") from None
-    if not values or any(not lo <= v <= hi for v in values):
-        raise ValueError(f"{name}: {text!r} needs one or more integers in [{lo}, {hi}] (allowed: e.g. 24,32)")
+    example = f"{lo},{min(hi, lo + 1)}"
+    parts = [v.strip() for v in text.split(",")]
+    if not all(re.fullmatch(r"[+-]?\d{1,9}", v) for v in parts):
+        raise ValueError(f"{name}: cannot read {text!r} as comma-separated integers (allowed: e.g. {example})")
+    values = tuple(int(v) for v in parts)
+    if any(not lo <= v <= hi for v in values):
+        raise ValueError(f"{name}: {text!r} needs one or more integers in [{lo}, {hi}] (allowed: e.g. {example})")
     return values
 
 

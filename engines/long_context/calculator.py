@@ -20,12 +20,13 @@ pair made inside the original window (YaRN's criterion: pairs with fewer than β
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from engines.inputs import json_load
 
 from . import rope
 from .errors import LongContextError
@@ -197,16 +198,7 @@ def facts_from_dict(cfg: dict, where: str = "config.json", name: str | None = No
 def read_model_config(path: str | Path) -> ModelFacts:
     """Read an HF ``config.json``; ModelConfigError names the file and the missing or bad key (or the JSON line)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelConfigError(f"{path}: no such file (expected a model's config.json)") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ModelConfigError(f"{path}: cannot be read as text ({err})") from None
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ModelConfigError(f"{path}, line {err.lineno}: not valid JSON ({err.msg})") from None
+    cfg = json_load(path, ModelConfigError, max_bytes=16 * 2**20)  # regular files only; bounded nesting; no NaN literals
     return facts_from_dict(cfg, str(path))
 
 

@@ -37,7 +37,6 @@ def vocabulary(cfg: Config) -> Vocabulary:
 
 def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snapshot[Result]]:
     cfg = config or Config()
-    dev = resolve(device)
     report = calculator_report(cfg)
     folder = Path(cfg.recorded_dir) if cfg.recorded_dir else None
     if cfg.source == "recorded":
@@ -53,6 +52,7 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
 
         cfg, weights, curves = recorded_base(folder, cfg)
         base = (weights, curves)
+    dev = resolve(device)  # imports torch: not needed to show the recorded run
     with cpu_threads(cfg.cpu_threads, dev):
         yield from experiment(cfg, dev, report, base=base)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engines.inputs import InputError
 
-class LongContextError(ValueError):
+
+class LongContextError(InputError):
     """Bad input to the long-context engine: a malformed config.json or recorded run, named with what was expected."""

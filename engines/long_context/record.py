@@ -19,6 +19,7 @@ import numpy as np
 
 from ..base import Snapshot
 from ..device import cpu_threads, resolve
+from ..inputs import json_load, regular_file
 from ..recorded import read_provenance, resource_dir, write_provenance
 from .calculator import ModelReport
 from .config import Config
@@ -80,13 +81,19 @@ def record(out_dir: str | Path | None = None, config: Config | None = None, devi
         )
 
 
+def _recorded_file(path: Path) -> Path:
+    """``path`` inside a recorded run, once it is known to be a regular file (a pipe would block, a folder confuse)."""
+    if not path.parent.exists():
+        raise LongContextError(f"{path.parent}: no such folder (expected a recorded run made by `python -m engines record long_context`)")
+    if not path.parent.is_dir():
+        raise LongContextError(f"{path.parent}: not a folder (expected a recorded run made by `python -m engines record long_context`)")
+    if not path.exists():
+        raise LongContextError(f"{path}: missing (make the recorded run with `python -m engines record long_context`)")
+    return regular_file(path, LongContextError, max_bytes=1 << 30)
+
+
 def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise LongContextError(f"{path}: missing (make the recorded run with `python -m engines record long_context`)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise LongContextError(f"{path}: not a JSON file ({err})") from None
+    return json_load(_recorded_file(path), LongContextError)
 
 
 def recorded_config(folder: Path) -> Config:
@@ -110,17 +117,15 @@ def recorded_base(folder: Path | None, cfg: Config) -> tuple[Config, dict[str, n
     folder = Path(folder) if folder else default_dir()
     recorded = recorded_config(folder)
     merged = cfg.replace(**{k: getattr(recorded, k) for k in BASE_FIELDS})
-    path = folder / "base.safetensors"
-    if not path.exists():
-        raise LongContextError(f"{path}: missing (make the recorded run with `python -m engines record long_context`)")
+    path = _recorded_file(folder / "base.safetensors")
     try:
         weights = load_file(str(path))
     except Exception as err:  # safetensors raises its own error types for a damaged header
         raise LongContextError(f"{path}: not a safetensors checkpoint ({err})") from None
     try:
-        with np.load(folder / "arrays.npz") as npz:
+        with np.load(_recorded_file(folder / "arrays.npz"), allow_pickle=False) as npz:
             curves = {k: npz[k] for k in ("base_answer_loss", "base_lm_loss")}
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError):  # LongContextError is a ValueError: curves are optional
         curves = {}
     return merged, weights, curves
 
@@ -132,9 +137,9 @@ def load_recorded(folder: Path | None, cfg: Config, report: ModelReport) -> Resu
     merged = recorded.replace(source="recorded", recorded_dir=cfg.recorded_dir,
                               **{k: getattr(cfg, k) for k in CALCULATOR_FIELDS})
     summary = _read_json(folder / "result.json")
-    path = folder / "arrays.npz"
+    path = _recorded_file(folder / "arrays.npz")
     try:
-        with np.load(path) as npz:
+        with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in _GRID_ARRAYS}
     except FileNotFoundError:
         raise LongContextError(f"{path}: missing (make the recorded run with `python -m engines record long_context`)") from None
@@ -167,9 +172,7 @@ def load_model(name: str = "ultralong", folder: str | Path | None = None, device
         raise LongContextError(f"checkpoint: {name!r} is not recorded (allowed: {', '.join(CHECKPOINTS)})")
     folder = Path(folder) if folder else default_dir()
     cfg = recorded_config(folder)
-    path = folder / f"{name}.safetensors"
-    if not path.exists():
-        raise LongContextError(f"{path}: missing (make the recorded run with `python -m engines record long_context`)")
+    path = _recorded_file(folder / f"{name}.safetensors")
     dev = resolve(device)
     model = toy.build(vocabulary(cfg).size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.ffn, cfg.rope_theta, cfg.seed, dev)
     try:

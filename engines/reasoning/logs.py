@@ -129,6 +129,8 @@ def _json_line(path: Path, line: int, text: str) -> dict:
         obj = json.loads(text)
     except json.JSONDecodeError as err:
         raise LogError(f"{path}: line {line}: not JSON ({err.msg})") from None
+    except RecursionError:
+        raise LogError(f"{path}: line {line}: JSON nested too deeply to be a log row") from None
     if not isinstance(obj, dict):
         raise LogError(f"{path}: line {line}: expected a JSON object, got {type(obj).__name__}")
     return obj
@@ -146,7 +148,7 @@ def _numbers(path: Path, line: int, data: dict) -> dict:
         if isinstance(v, bool):
             out[k] = float(v)
         elif isinstance(v, (int, float)) or v is None:
-            out[k] = v
+            out[k] = v if v is None or math.isfinite(v) else None  # NaN / Infinity (Python's json writes them): a gap
         elif isinstance(v, str) and k in ("run", "phase", "stage", "eval"):
             out[k] = v
         elif isinstance(v, str) and v.lower() in ("nan", "inf", "-inf"):
@@ -206,6 +208,8 @@ def _trl_rows(path: Path, text: str) -> list[dict]:
         state = json.loads(text)
     except json.JSONDecodeError as err:
         raise LogError(f"{path}: line {err.lineno}: not JSON ({err.msg})") from None
+    except RecursionError:
+        raise LogError(f"{path}: line 1: JSON nested too deeply to be TRL's trainer_state.json") from None
     if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
         raise LogError(f"{path}: line 1: no 'log_history' list (expected TRL's trainer_state.json)")
     lines = _entry_lines(text)

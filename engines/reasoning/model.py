@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from engines.inputs import regular_file
+
 from .errors import ReasoningError
+
+MAX_MODEL_BYTES = 64 << 30  # a GGUF file this reader opens (the largest models a workstation holds)
 
 
 @dataclass(frozen=True)
@@ -49,25 +53,30 @@ def parameter_count(model) -> int:
 
 def load_policy(path: str | Path, device="cpu"):
     """``(model, tokenizer)`` from a model folder or a ``.gguf`` file, in float32 on ``device``, in eval mode."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     p = Path(path).expanduser()
     if not p.exists():
         raise ReasoningError(f"model {path}: no such file or folder (allowed: a Hugging Face model folder or a .gguf file)")
+    if not p.is_dir():  # checked before anything opens it: a pipe or a device named x.gguf would block the read
+        regular_file(p, ReasoningError, max_bytes=MAX_MODEL_BYTES)
+        if p.suffix.lower() != ".gguf":
+            raise ReasoningError(f"model {path}: a file must be GGUF (.gguf); a Hugging Face model is a folder")
+    elif not (p / "config.json").is_file():
+        raise ReasoningError(f"model {path}: the folder has no config.json (expected save_pretrained output)")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     try:
-        if p.is_file():
-            if p.suffix.lower() != ".gguf":
-                raise ReasoningError(f"model {path}: a file must be GGUF (.gguf); a Hugging Face model is a folder")
+        if not p.is_dir():
             tok = AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name)
             model = AutoModelForCausalLM.from_pretrained(p.parent, gguf_file=p.name, dtype=torch.float32)
         else:
-            if not (p / "config.json").exists():
-                raise ReasoningError(f"model {path}: the folder has no config.json (expected save_pretrained output)")
             tok = AutoTokenizer.from_pretrained(p)
             model = AutoModelForCausalLM.from_pretrained(p, dtype=torch.float32)
-    except (OSError, KeyError) as err:
-        raise ReasoningError(f"model {path}: cannot be loaded ({str(err).splitlines()[0]})") from None
+    except MemoryError:
+        raise
+    except Exception as err:  # a user's file: whatever transformers or gguf raise on it becomes one line naming it
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ReasoningError(f"model {path}: cannot be loaded ({type(err).__name__}: {first})") from None
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"

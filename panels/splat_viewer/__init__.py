@@ -95,7 +95,7 @@ class SplatViewerPanel(Panel):
         d = r.details()
         scene = f"{escape(d['scene'])}, {d['gaussians']:,} splats, {d['width']}×{d['height']}, {d['frames']} frames"
         return (f"<b style='color:{color}'>{escape(r.verdict())}</b> <span style='color:#555'>({scene})</span><br>"
-                f"{super().headline_html(r)}<br><span style='color:#777'>Paper (Lumina): {paper}; other measures than work and "
+                f"{self.figures_html(r, others=False)}<br><span style='color:#777'>Paper (Lumina): {paper}; other measures than work and "
                 "PSNR against the exact renderer</span>")
 
     def render_current_view(self) -> None:

@@ -159,3 +159,17 @@ def test_the_sweep_action_runs_a_stoppable_job_draws_rows_as_they_arrive_and_is_
     assert dialog.start() is None and "amplitude" in dialog.info.text()
     dialog.field_box.setCurrentIndex(1)
     assert dialog.values.text() == "sine,square"
+
+
+@pytest.mark.parametrize("panel_id", ["manipulator_cbf", "spin_alignment", "memory_pool"])
+def test_a_sweep_runs_the_main_computation_only(qtbot, panel_id):
+    from panels import spec
+
+    panel = spec(panel_id).factory()
+    qtbot.addWidget(panel)
+    assert panel.sweep_fields and panel.sweep_button.isEnabled()
+    cfg = panel.sweep_config(panel.config())
+    side = {"manipulator_cbf": {"mc_scenarios": 0, "sweep_points": 0, "backend_samples": 0},
+            "spin_alignment": {"scan": "none", "oscar": ""}, "memory_pool": {"sensitivity": "off"}}[panel_id]
+    assert {k: getattr(cfg, k) for k in side} == side
+    assert cfg.replace(**{k: getattr(panel.config(), k) for k in side}) == panel.config()  # nothing else changed

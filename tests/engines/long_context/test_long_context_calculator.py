@@ -142,7 +142,7 @@ def test_a_malformed_config_json_is_refused_naming_the_file_and_the_key(tmp_path
 
 def test_broken_json_names_the_line_and_a_missing_file_is_refused(tmp_path):
     path = _write(tmp_path, '{\n  "hidden_size": 4096,\n  "num_hidden_layers": 32\n  "vocab_size": 1\n}')
-    with pytest.raises(ModelConfigError, match=r"config\.json, line 4: not valid JSON"):
+    with pytest.raises(ModelConfigError, match=r"config\.json:4: not valid JSON"):
         read_model_config(path)
     with pytest.raises(ModelConfigError, match="no such file"):
         read_model_config(tmp_path / "absent.json")
@@ -166,3 +166,17 @@ def test_the_cli_refuses_a_malformed_config_json_in_one_line(tmp_path):
     assert out.returncode == 2
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and str(path) in last and "'intermediate_size' is missing" in last
+
+
+def test_hostile_config_files_are_refused_at_once(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "fifo.json")  # reading it would block
+    with pytest.raises(ModelConfigError, match="not a regular file"):
+        read_model_config(tmp_path / "fifo.json")
+    with pytest.raises(ModelConfigError, match="is a folder"):
+        read_model_config(tmp_path)
+    with pytest.raises(ModelConfigError, match="nested deeper"):
+        read_model_config(_write(tmp_path, "[" * 100_000))
+    with pytest.raises(ModelConfigError, match="NaN"):
+        read_model_config(_write(tmp_path, '{"hidden_size": NaN}'))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -84,8 +85,14 @@ def test_a_damaged_recorded_run_is_refused_naming_the_file(tmp_path):
     (bad / "arrays.npz").unlink()
     with pytest.raises(LongContextError, match=r"arrays\.npz: missing"):
         run(Config(source="recorded", recorded_dir=str(bad)))
-    with pytest.raises(LongContextError, match="config.json: missing"):
+    with pytest.raises(LongContextError, match="nothing: no such folder"):
         run(Config(source="recorded", recorded_dir=str(tmp_path / "nothing")))
+    (bad / "result.json").unlink()
+    os.mkfifo(bad / "result.json")  # reading it would block
+    with pytest.raises(LongContextError, match=r"result\.json: not a regular file"):
+        run(Config(source="recorded", recorded_dir=str(bad)))
+    with pytest.raises(LongContextError, match="not a folder"):
+        run(Config(source="recorded", recorded_dir=str(bad / "result.json")))
     with pytest.raises(LongContextError, match="not recorded"):
         load_model("teacher")
     assert Path(RECORDED).is_dir()

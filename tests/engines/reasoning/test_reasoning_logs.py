@@ -148,3 +148,17 @@ def test_readers_do_not_need_torch(tmp_path):
     code = f"import sys; from engines.reasoning import read_log; read_log({str(tmp_path)!r}); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[3], timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_hostile_logs_are_refused_or_read_without_nan(tmp_path):
+    deep = tmp_path / "trainer_state.json"
+    deep.write_text("[" * 100_000)
+    with pytest.raises(LogError, match="nested too deeply"):
+        read_log(deep)
+    rows = tmp_path / "metrics.jsonl"
+    rows.write_text('{"step": 1, "critic/score/mean": NaN}\n{"step": 2, "critic/score/mean": 0.5}\n' + "[" * 100_000 + "\n")
+    with pytest.raises(LogError, match=rf"^{rows}: line 3: JSON nested too deeply"):
+        read_log(rows)
+    rows.write_text('{"step": 1, "critic/score/mean": NaN}\n{"step": 2, "critic/score/mean": Infinity}\n')
+    run = read_log(rows)
+    assert all(v is None for r in run.rows for k, v in r.items() if k != "step")  # gaps, never NaN in a curve
