@@ -19,6 +19,7 @@ ENGINES: dict[str, str] = {
     "long_context": "Long-context lab: RoPE scalings, a real-model calculator, UltraLong-style extension in miniature (arXiv:2504.06214)",
     "acereason": "On-policy GRPO, math-only then code-only RL, in the reasoning world (AceReason, arXiv:2505.16400)",
     "cot_pass_at_k": "CoT-Pass@K: Pass@K credits lucky answers, CoT-Pass@K needs every step right (arXiv:2506.14245)",
+    "video_dit": "Video DiT preview: ASTRAEA token selection, query-sparse attention, evolutionary budget search (arXiv:2506.05096)",
 }
 
 

@@ -92,6 +92,15 @@ PANELS: list[PanelSpec] = [
         "cot_pass_at_k",
         _lazy("panels.cot_pass_at_k", "CotPassAtKPanel"),
     ),
+    PanelSpec(
+        "video_preview",
+        "Video DiT preview",
+        "2506.05096",
+        "ASTRAEA recomputes a searched budget of tokens per diffusion step (query-sparse attention, token cache) "
+        "against full compute and baselines at equal compute.",
+        "video_dit",
+        _lazy("panels.video_preview", "VideoPreviewPanel"),
+    ),
 ]
 
 
