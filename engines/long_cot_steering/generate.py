@@ -28,9 +28,8 @@ import torch
 
 from engines.reasoning.sampling import attention, left_pad, next_token, positions, uniforms
 
+from .config import CONDITIONS  # noqa: F401  (the conditions this module steers)
 from .hooks import Controller, Recorder
-
-CONDITIONS = ("baseline", "constant", "forced_wait", "control")
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,7 @@ def generate(model, world, prompt_ids: list[list[int]], steering: Steering, unit
     out_tokens, texts, truncated = [], [], []
     for row in toks:
         n = next((k for k, x in enumerate(row) if x == eos), None)
-        keep = row[:n] if n is not None else [x for x in row if x != pad]
+        keep = row[:n] if n is not None else row
         out_tokens.append(keep)
         texts.append(world.decode(keep))
         truncated.append(n is None)

@@ -21,8 +21,7 @@ import numpy as np
 
 from engines.base import Figure, ResultBase
 
-from .config import Config
-from .generate import CONDITIONS
+from .config import CONDITIONS, Config
 
 
 def _rate(x: np.ndarray) -> tuple[float | None, float | None]:
@@ -68,7 +67,9 @@ class Result(ResultBase):
     triggers: int = 0
     reference: float | None = None
     decay: dict = field(default_factory=dict)
+    law_curve: np.ndarray = field(default_factory=lambda: np.zeros(0))  # the control's f(t) at the offsets (0 before the trigger)
     wall_s: float = 0.0
+    recorded: dict | None = None  # provenance of a recorded run (None = run live)
 
     # ---- figures read off the runs ------------------------------------------------------------------------------
     def condition(self, name: str) -> dict:
@@ -80,7 +81,8 @@ class Result(ResultBase):
         acc, acc_se = _rate(r["correct"])
         return {"mean_length": length, "mean_length_se": length_se, "reflection_rate": refl, "reflection_rate_se": refl_se,
                 "accuracy": acc, "accuracy_se": acc_se, "reflections_per_response": float(np.mean(r["reflect"])),
-                "forced_waits": float(np.mean(r["forced"])), "truncated": float(np.mean(r["truncated"])), "responses": int(len(r["length"]))}
+                "forced_waits": float(np.mean(r["forced"])), "truncated": float(np.mean(r["truncated"])),
+                "responses": int(len(r["length"]))}
 
     def conditions(self) -> dict:
         return {n: self.condition(n) for n in CONDITIONS if n in self.runs}
@@ -110,7 +112,8 @@ class Result(ResultBase):
         lg = self.decay.get("log")
         if lg:
             out["decay_a"] = Figure(lg["params"]["a"], "", f"a of f(t) = a − b·log(t + c) fitted here ({self.triggers} triggers)")
-            out["decay_b"] = Figure(lg["params"]["b"], "", f"b fitted here (c = {lg['params']['c']:.3f}; better law: {self.decay['better']})")
+            what = f"b fitted here (c = {lg['params']['c']:.3f}; better law: {self.decay['better']})"
+            out["decay_b"] = Figure(lg["params"]["b"], "", what)
         g, se = self.gain("reflect")
         out["reflection_gain"] = Figure(g, "", "reflection rate, control − baseline (paired)", se)
         g, se = self.gain("correct")
@@ -134,6 +137,8 @@ class Result(ResultBase):
             "examples": self.examples,
             "contrast_examples": self.contrast_examples,
             "wall_s": self.wall_s,
+            "recorded": self.recorded,
+            "config": self.config.to_dict(),
         }
 
     def per_layer(self) -> dict:
@@ -142,7 +147,7 @@ class Result(ResultBase):
     def arrays(self) -> dict[str, np.ndarray]:
         out = {"unit_layer": self.unit_layer, "unit_index": self.unit_index, "unit_score": self.unit_score, "layer_diff": self.layer_diff,
                "offsets": self.offsets, "trajectory": self.trajectory, "trajectory_se": self.trajectory_se,
-               "trajectory_control": self.trajectory_control}
+               "trajectory_control": self.trajectory_control, "law_curve": self.law_curve}
         for name, r in self.runs.items():
             for k, v in r.items():
                 out[f"{name}_{k}"] = np.asarray(v)

@@ -26,7 +26,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from engines.reasoning.errors import ReasoningError
 from engines.recorded import resource_dir
@@ -59,6 +58,7 @@ def cache_dir() -> Path:
 
 def load_smollm2(device="cpu"):
     """``(model, tokenizer, source)``: the cached float32 copy, or the GGUF (then the copy is written)."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     cached = cache_dir()
@@ -109,6 +109,8 @@ class World:
 
     def contrast_batch(self, prompts: list[str], responses: list[str]):
         """Teacher-forced (ids, mask, response mask) of prompt + response, right-padded."""
+        import torch
+
         p_ids = [self.encode_prompt(p) for p in prompts]
         r_ids = [self.tok(r, add_special_tokens=False).input_ids for r in responses]
         width = max(len(p) + len(r) for p, r in zip(p_ids, r_ids))
