@@ -48,3 +48,13 @@ def test_model_selector_says_how_to_get_smollm2(panel):
     text = panel.smol_label.text()
     assert "smollm2" in text.lower()
     assert "installed" in text
+
+
+def test_smollm2_recorded_run_opens_without_the_model(panel, qtbot):
+    panel.set_config(panel.engine.Config(model="smollm2", recorded=True))
+    assert panel.run_job() is not None
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=60_000)
+    r = panel.result
+    assert r.model_info["layers"] == 30 and all(layer >= 28 for layer in r.layers)
+    assert "SmolLM2" in panel.source
+    assert len(panel.traj.curve.getData()[0]) > 5

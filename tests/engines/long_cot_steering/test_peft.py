@@ -44,3 +44,16 @@ def test_training_moves_only_the_adapters():
     after = m.state_dict()
     assert all(torch.equal(after[k], v) for k, v in frozen.items())
     assert after["model.layers.2.mlp.act_fn.g"].abs().sum() > 0
+
+
+def test_quick_bench_reports_both_arms_beside_the_start():
+    from engines.long_cot_steering import bench
+
+    r = bench(quick=True, device="cpu")
+    assert set(r["arms"]) == {"start", "full_lora", "amp_lora"}
+    # the recorded-world Llama: hidden 128, MLP 384, 4 layers, rank 8
+    assert r["arms"]["full_lora"]["trainable_parameters"] == 4 * 8 * (4 * 256 + 2 * 512 + 512)
+    assert r["arms"]["amp_lora"]["trainable_parameters"] == 384 + 8 * 2 * 256
+    for a in r["arms"].values():
+        assert 0 <= a["accuracy"] <= 1 and a["mean_length"] > 0
+    assert r["threads"]["torch_threads"] == 1
