@@ -50,7 +50,7 @@ class Config(ConfigBase):
     c: float = param(-0.997, "c in f(t); t counts tokens from 1 at the trigger (the paper's fit: −0.997)", lo=-0.9999, hi=100.0,
                      group="Control")
     constant_factor: float = param(1.68, "Scale of the constant-amplification condition, on every generated token "
-                                   "(default 1 + α·a)", lo=0.0, hi=50.0, group="Control")
+                                   "(1.68 = 1 + α·a at the paper's α and a)", lo=0.0, hi=50.0, group="Control")
     trigger_at_start: bool = param(True, "The start of the response counts as a trigger (besides every \"wait\")", group="Control")
     # ---- forced wait ---------------------------------------------------------------------------------------
     min_digits: int = param(4, "A sentence (task world: a step) with at least this many digits is followed by a forced \"wait\"",
