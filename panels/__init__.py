@@ -101,6 +101,15 @@ PANELS: list[PanelSpec] = [
         "video_dit",
         _lazy("panels.video_preview", "VideoPreviewPanel"),
     ),
+    PanelSpec(
+        "long_cot_steering",
+        "Long-CoT steering",
+        "2505.17697",
+        "Amplifying a few last-layer MLP activations after \"wait\" (1 + α·f(t)) and forcing \"wait\" after digit-heavy "
+        "sentences, against constant amplification and forced wait alone, on a task-world Llama and SmolLM2.",
+        "long_cot_steering",
+        _lazy("panels.long_cot_steering", "LongCotSteeringPanel"),
+    ),
 ]
 
 
