@@ -18,6 +18,7 @@ ENGINES: dict[str, str] = {
     "memory_pool": "LLM serving memory pool: eLLM elastic memory against static partitioning (arXiv:2506.15155)",
     "long_context": "Long-context lab: RoPE scalings, a real-model calculator, UltraLong-style extension in miniature (arXiv:2504.06214)",
     "acereason": "On-policy GRPO, math-only then code-only RL, in the reasoning world (AceReason, arXiv:2505.16400)",
+    "sft_temperature": "SFT scaling by prompts vs responses, RL temperature by H_T (AceReason-Nemotron 1.1, arXiv:2506.13284)",
 }
 
 

@@ -26,6 +26,7 @@ SMALL = {
     "memory_pool": dict(workload="long_context", n_requests=4, sensitivity="model", n_frames=20, export_snapshot=False),
     "long_context": dict(source="recorded"),
     "acereason": dict(recorded=True),
+    "sft_temperature": dict(checkpoints="sft", temperatures="0.6,1.0", advisor_prompts=4, advisor_samples=2, advisor_max_new_tokens=8),
 }
 
 
