@@ -68,8 +68,8 @@ class Config(ConfigBase):
                               lo=8, hi=20_000, group="SFT scaling")
     sizes: str = param("1,2,4", "Dataset sizes as multiples of the smallest: the prompts arm has m·base prompts × 1 response, "
                        "the responses arm base prompts × m responses (equal traces, so equal token budgets)", group="SFT scaling")
-    sft_steps: int = param(400, "SFT steps per start (the same for every start: smaller sets are passed over more often)",
-                           lo=1, hi=20_000, group="SFT scaling")
+    sft_epochs: float = param(16.0, "SFT passes over each dataset (steps = epochs × traces / batch, as the paper trains every "
+                              "SFT set for the same epochs: a larger set gets more steps)", lo=0.1, hi=200.0, group="SFT scaling")
     sft_batch: int = param(32, "SFT traces per step", lo=1, hi=1024, group="SFT scaling")
     sft_lr: float = param(3e-3, "SFT peak learning rate (AdamW, warm-up a tenth of the steps, cosine to 10 %)", lo=0.0,
                           lo_open=True, hi=1e-1, group="SFT scaling")
@@ -84,15 +84,19 @@ class Config(ConfigBase):
     heads: int = param(4, "Attention heads (hidden_size must be a multiple)", lo=1, hi=32, group="Model")
     intermediate_size: int = param(384, "SwiGLU MLP width", lo=16, hi=8192, group="Model")
     # ---- RL ------------------------------------------------------------------------------------------------
-    rl_steps: int = param(24, "GRPO steps of the same short RL run on every start", lo=0, hi=5000, group="RL")
+    rl_steps: int = param(40, "GRPO steps of the same short RL run on every start", lo=0, hi=5000, group="RL")
     rl_levels: str = param("2", "Math levels of the RL prompts and of the held-out set", group="RL")
     prompts_per_step: int = param(16, "Prompts per RL step", lo=1, hi=512, group="RL")
     group_size: int = param(8, "Responses per prompt, G", lo=2, hi=64, group="RL")
-    lr: float = param(2e-4, "RL learning rate (AdamW)", lo=0.0, lo_open=True, hi=1e-2, group="RL")
+    lr: float = param(1e-4, "RL learning rate (AdamW; 3e-4 lowered held-out pass@1 in trials)",
+                     lo=0.0, lo_open=True, hi=1e-2, group="RL")
+    pool_size: int = param(2048, "Distinct training prompts each RL run draws its batches from (a small pool is memorised)",
+                           lo=1, hi=20_000, group="RL", gui=False)
     max_new_tokens: int = param(32, "Response-length limit of rollouts", unit="tokens", lo=4, hi=512, group="RL")
-    low_temperature: float = param(0.5, "The low-temperature RL arm (the paper's under-exploring T = 0.6)", lo=0.05, hi=3.0,
-                                   group="RL")
-    high_temperature: float = param(1.3, "The high-temperature RL arm (the paper's too-high T = 1.0)", lo=0.05, hi=3.0, group="RL")
+    low_factor: float = param(0.7, "The low-temperature RL arm runs at this multiple of the advised T (the paper's under-exploring "
+                              "0.6 = 0.71 × its 0.85)", lo=0.05, hi=1.0, group="RL")
+    high_factor: float = param(1.2, "The high-temperature RL arm runs at this multiple of the advised T (the paper's too-high "
+                               "1.0 = 1.18 × its 0.85)", lo=1.0, hi=5.0, group="RL")
     # ---- evaluation ----------------------------------------------------------------------------------------
     eval_prompts: int = param(128, "Held-out math prompts of every evaluation", lo=1, hi=4096, group="Evaluation")
     eval_samples: int = param(4, "Samples per held-out prompt (pass@1 = their mean)", lo=1, hi=256, group="Evaluation")

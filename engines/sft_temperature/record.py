@@ -42,9 +42,9 @@ def record(out_dir, config: Config | None = None, device: str = "auto", progress
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     sft = result.records("sft")
     return write_provenance(
-        out, command_for(cfg), seeds=result.seeds(), starts=result.start_names(), sft_steps=cfg.sft_steps, rl_steps=cfg.rl_steps,
+        out, command_for(cfg), seeds=result.seeds(), starts=result.start_names(), sft_epochs=cfg.sft_epochs, rl_steps=cfg.rl_steps,
         torch_threads_used=cfg.cpu_threads, wall_s=round(wall, 1), parameters=int(sft[0]["parameters"]) if sft else 0,
         size_mb=round(size / 2**20, 3), config=cfg.to_dict(),
         scaled_down="the paper's 7B SFT on millions of traces and long RL, scaled to a 0.43M-parameter Llama, 256–1,024 SFT "
-                    "traces, 400 SFT steps and 24 GRPO steps so that the whole study fits in about 25 minutes on 1 thread",
+                    "traces, 16 SFT epochs and 40 GRPO steps so that the whole study fits in about 25 minutes on 1 thread",
     )

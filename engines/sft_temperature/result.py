@@ -148,6 +148,10 @@ class Result(ResultBase):
             c = self.curves[0]
             return {"name": c["name"], "temperatures": c["temperatures"], "entropy": c["entropy"], "entropy_se": c["entropy_se"],
                     "advised": c["temperature"], "advised_se": None, "where": c["where"], "vocab": c.get("vocab")}
+        return self.study_entropy_curve()
+
+    def study_entropy_curve(self) -> dict:
+        """The study's H_T curve on its reference start: mean over seeds, ±s.e. over seeds, the advised T's mean ± s.e."""
         adv = self.records("advisor")
         if not adv:
             return {}
@@ -155,9 +159,17 @@ class Result(ResultBase):
         table = np.array([a["entropy"] for a in adv if a["temperatures"] == grid], dtype=float)
         t = mean_se([a["temperature"] for a in adv])
         se = table.std(0, ddof=1) / np.sqrt(len(table)) if len(table) > 1 else np.array(adv[0]["entropy_se"], dtype=float)
-        return {"name": f"study start {adv[0]['start']} ({len(adv)} seeds)", "temperatures": grid,
+        return {"name": f"study start {adv[0]['start']} ({len(table)} seeds)", "temperatures": grid,
                 "entropy": table.mean(0).tolist(), "entropy_se": se.tolist(), "advised": t["mean"], "advised_se": t["se"],
                 "where": adv[0]["where"], "vocab": adv[0].get("vocab")}
+
+    def entropy_curves(self) -> list[dict]:
+        """Every H_T curve to draw: each measured checkpoint's, then the study's (``name``, ``temperatures``, ``entropy``,
+        ``entropy_se``)."""
+        out = [{"name": c["name"], "temperatures": c["temperatures"], "entropy": c["entropy"], "entropy_se": c["entropy_se"]}
+               for c in self.curves]
+        study = self.study_entropy_curve()
+        return out + ([study] if study else [])
 
     def temperature(self) -> dict:
         """H_T per T and the advised T (advisor curve), every checkpoint's curve, the study's, and RL at low / advised / high T."""
@@ -232,7 +244,9 @@ class Result(ResultBase):
             def col(key, sub):
                 return np.array([np.nan if o[key][sub] is None else o[key][sub] for o in s], dtype=float)
 
-            out["scaling"] = {"start": np.array([o["start"] for o in s]), "prompts": np.array([o["prompts"] for o in s]),
+            arm = {"base": 0, "prompts": 1, "responses": 2}
+            out["scaling"] = {"arm_0base_1prompts_2responses": np.array([arm[o["arm"]] for o in s]),
+                              "prompts": np.array([o["prompts"] for o in s]),
                               "responses": np.array([o["responses"] for o in s]), "traces": np.array([o["traces"] for o in s]),
                               "tokens": np.array([o["tokens"] for o in s], dtype=float), "sft_pass1": col("sft", "mean"),
                               "sft_pass1_se": col("sft", "se"), "rl_pass1": col("rl", "mean"), "rl_pass1_se": col("rl", "se")}

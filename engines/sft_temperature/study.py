@@ -8,17 +8,18 @@ m·P₀ traces of the same task distribution, so the token budgets are equal up 
 tokens are reported). The prompts of a larger prompts-arm set include those of the smaller ones (the same seed
 draws them in order).
 
-Per seed: every start is SFT'd from the same random init (``engines.reasoning.sft.train_sft``, fixed steps) and
+Per seed: every start is SFT'd from the same random init (``engines.reasoning.sft.train_sft``, ``sft_epochs`` passes) and
 evaluated on the held-out math set; the advisor measures H_T of the reference start (the largest prompts-arm set)
 on the temperature grid and interpolates the T meeting the target; every start then gets the same GRPO run
 (``engines.reasoning.grpo.GRPO``, one stage) at that advised T and is evaluated again; finally the reference
-start is RL'd at ``low_temperature`` and ``high_temperature`` as well (the advised arm is its scaling run). Every
+start is RL'd at ``low_factor`` × and ``high_factor`` × the advised T as well (the advised arm is its scaling run). Every
 evaluation samples at the fixed ``eval_temperature``.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ def reference(cfg: Config) -> Start:
 
 
 def arm_temperatures(cfg: Config, advised: float) -> dict[str, float]:
-    return {"low": cfg.low_temperature, "advised": advised, "high": cfg.high_temperature}
+    return {"low": cfg.low_factor * advised, "advised": advised, "high": cfg.high_factor * advised}
 
 
 def _mix(cfg: Config, start: Start):
@@ -86,10 +87,15 @@ class Event:
     message: str
 
 
+def sft_steps(cfg: Config, start: Start) -> int:
+    """SFT steps of a start: ``sft_epochs`` passes over its traces, ``sft_batch`` traces a step (at least 1)."""
+    return max(1, math.ceil(cfg.sft_epochs * start.traces / cfg.sft_batch))
+
+
 def work(cfg: Config) -> float:
     """Cost units per seed for progress: an SFT step 1, an RL step 4, an evaluation 30, an advisor T 15."""
     n = len(starts(cfg))
-    return n * cfg.sft_steps + (n + 2) * (4 * cfg.rl_steps + 30) + n * 30 + 15 * len(cfg.grid())
+    return sum(sft_steps(cfg, s) for s in starts(cfg)) + (n + 2) * (4 * cfg.rl_steps + 30) + n * 30 + 15 * len(cfg.grid())
 
 
 def run_seed(cfg: Config, seed: int, device="cpu") -> Iterator[Event]:
@@ -119,15 +125,16 @@ def run_seed(cfg: Config, seed: int, device="cpu") -> Iterator[Event]:
     for i, st in enumerate(starts(cfg)):
         model = tiny_llama(tok, shape, seed).to(device)  # the same init for every start of this seed
         t0 = time.perf_counter()
-        warm = max(cfg.sft_steps // 10, 1)
-        rows = list(train_sft(model, tok, _mix(cfg, st), SFTSettings(cfg.sft_steps, cfg.sft_batch, cfg.sft_lr, warmup=warm), seed,
-                              log_every=max(cfg.sft_steps // 8, 1)))
+        steps = sft_steps(cfg, st)
+        rows = list(train_sft(model, tok, _mix(cfg, st), SFTSettings(steps, cfg.sft_batch, cfg.sft_lr, warmup=max(steps // 10, 1)),
+                              seed, log_every=max(steps // 8, 1)))
         sft_s = time.perf_counter() - t0
-        done += cfg.sft_steps + 30
+        done += steps + 30
         ev = score(model, i)
         policies[st.name] = copy.deepcopy(model.state_dict())
         yield Event("sft", {"seed": seed, "start": st.name, "arm": st.arm, "multiple": st.multiple, "prompts": st.prompts,
-                            "responses": st.responses, "traces": st.traces, "tokens": dataset_tokens(cfg, st, tok, seed),
+                            "responses": st.responses, "traces": st.traces, "sft_steps": steps,
+                            "tokens": dataset_tokens(cfg, st, tok, seed),
                             "loss": rows[-1]["sft/loss"] if rows else None, "loss_curve": [r["sft/loss"] for r in rows],
                             "wall_s": sft_s, "parameters": parameter_count(model), **{f"sft_{k}": v for k, v in ev.items()}},
                     done / total, f"seed {seed}: SFT {st.name} ({st.prompts} prompts × {st.responses}) → pass@1 {ev['acc']:.3f}")
@@ -150,7 +157,7 @@ def run_seed(cfg: Config, seed: int, device="cpu") -> Iterator[Event]:
         model.load_state_dict(policies[st.name])
         model.eval()
         t = temps[arm]
-        settings = GRPOSettings(cfg.prompts_per_step, cfg.group_size, cfg.lr, t, 1.0, pool_size=max(256, 4 * cfg.prompts_per_step),
+        settings = GRPOSettings(cfg.prompts_per_step, cfg.group_size, cfg.lr, t, 1.0, pool_size=max(cfg.pool_size, cfg.prompts_per_step),
                                 filter_samples=0)
         trainer = GRPO(model, tok, settings, seed)
         stage = Stage(f"math@{cfg.max_new_tokens}", "math", "math", rl_levels, cfg.max_new_tokens, cfg.rl_steps)
