@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from engines.base import consume
-from engines.recorded import write_provenance
+from engines.recorded import git_commit, write_provenance
 
 from .config import Config
 from .engine import stream
@@ -35,15 +35,17 @@ def record(out_dir, config: Config | None = None, device: str = "auto", progress
     out.mkdir(parents=True, exist_ok=True)
     cfg = (config or Config()).replace(mode="study", study_dir="")
     cfg = cfg.replace(seeds=max(cfg.seeds, SEEDS))
-    t0 = time.perf_counter()
+    commit = git_commit()  # the code that trains (the tree may move on during a long recording)
+    t0, cpu0 = time.perf_counter(), time.process_time()
     result = consume(stream(cfg, device), progress)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     result.save(out)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     sft = result.records("sft")
     return write_provenance(
-        out, command_for(cfg), seeds=result.seeds(), starts=result.start_names(), sft_epochs=cfg.sft_epochs, rl_steps=cfg.rl_steps,
-        torch_threads_used=cfg.cpu_threads, wall_s=round(wall, 1), parameters=int(sft[0]["parameters"]) if sft else 0,
+        out, command_for(cfg), commit=commit, seeds=result.seeds(), starts=result.start_names(),
+        sft_epochs=cfg.sft_epochs, rl_steps=cfg.rl_steps,
+        torch_threads_used=cfg.cpu_threads, wall_s=round(wall, 1), cpu_s=round(cpu, 1), parameters=int(sft[0]["parameters"]) if sft else 0,
         size_mb=round(size / 2**20, 3), config=cfg.to_dict(),
         scaled_down="the paper's 7B SFT on millions of traces and long RL, scaled to a 0.43M-parameter Llama, 256–1,024 SFT "
                     "traces, 16 SFT epochs and 40 GRPO steps so that the whole study fits in about 25 minutes on 1 thread",
