@@ -68,7 +68,7 @@ class Config(ConfigBase):
                               lo=8, hi=20_000, group="SFT scaling")
     sizes: str = param("1,2,4", "Dataset sizes as multiples of the smallest: the prompts arm has m·base prompts × 1 response, "
                        "the responses arm base prompts × m responses (equal traces, so equal token budgets)", group="SFT scaling")
-    sft_epochs: float = param(16.0, "SFT passes over each dataset (steps = epochs × traces / batch, as the paper trains every "
+    sft_epochs: float = param(12.0, "SFT passes over each dataset (steps = epochs × traces / batch, as the paper trains every "
                               "SFT set for the same epochs: a larger set gets more steps)", lo=0.1, hi=200.0, group="SFT scaling")
     sft_batch: int = param(32, "SFT traces per step", lo=1, hi=1024, group="SFT scaling")
     sft_lr: float = param(3e-3, "SFT peak learning rate (AdamW, warm-up a tenth of the steps, cosine to 10 %)", lo=0.0,
@@ -84,7 +84,7 @@ class Config(ConfigBase):
     heads: int = param(4, "Attention heads (hidden_size must be a multiple)", lo=1, hi=32, group="Model")
     intermediate_size: int = param(384, "SwiGLU MLP width", lo=16, hi=8192, group="Model")
     # ---- RL ------------------------------------------------------------------------------------------------
-    rl_steps: int = param(40, "GRPO steps of the same short RL run on every start", lo=0, hi=5000, group="RL")
+    rl_steps: int = param(32, "GRPO steps of the same short RL run on every start", lo=0, hi=5000, group="RL")
     rl_levels: str = param("2", "Math levels of the RL prompts and of the held-out set", group="RL")
     prompts_per_step: int = param(16, "Prompts per RL step", lo=1, hi=512, group="RL")
     group_size: int = param(8, "Responses per prompt, G", lo=2, hi=64, group="RL")

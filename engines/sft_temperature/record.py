@@ -9,10 +9,11 @@ No checkpoints are kept (the study's policies are small and quick to remake; the
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
-from engines.base import consume
+from engines.base import jsonable
 from engines.recorded import git_commit, write_provenance
 
 from .config import Config
@@ -37,16 +38,29 @@ def record(out_dir, config: Config | None = None, device: str = "auto", progress
     cfg = cfg.replace(seeds=max(cfg.seeds, SEEDS))
     commit = git_commit()  # the code that trains (the tree may move on during a long recording)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    result = consume(stream(cfg, device), progress)
+    partial = out / "study.partial.jsonl"  # every record as it arrives: a stopped recording keeps what it made
+    result, written = None, 0
+    with open(partial, "w") as f:
+        for snap in stream(cfg, device):
+            if progress is not None:
+                progress(snap)
+            result = snap.result
+            for r in result.study[written:]:
+                f.write(json.dumps(jsonable(r)) + "\n")
+            f.flush()
+            written = len(result.study)
+    if result is None or snap.progress != 1.0:
+        raise RuntimeError("sft_temperature: the study ended without a final result")
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     result.save(out)
+    partial.unlink()
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     sft = result.records("sft")
     return write_provenance(
         out, command_for(cfg), commit=commit, seeds=result.seeds(), starts=result.start_names(),
         sft_epochs=cfg.sft_epochs, rl_steps=cfg.rl_steps,
         torch_threads_used=cfg.cpu_threads, wall_s=round(wall, 1), cpu_s=round(cpu, 1), parameters=int(sft[0]["parameters"]) if sft else 0,
-        size_mb=round(size / 2**20, 3), config=cfg.to_dict(),
+        size_mb=round(size / 2**20, 3), device=str(device), config=cfg.to_dict(),
         scaled_down="the paper's 7B SFT on millions of traces and long RL, scaled to a 0.43M-parameter Llama, 256–1,024 SFT "
-                    "traces, 16 SFT epochs and 40 GRPO steps so that the whole study fits in about 25 minutes on 1 thread",
+                    "traces, 12 SFT epochs and 32 GRPO steps so that the whole study fits in about 25 minutes on 1 thread",
     )
