@@ -162,3 +162,15 @@ def test_cli_run_writes_the_summary(tmp_path):
     assert set(summary["scaling"]) >= {"starts", "gap", "prompts_over_responses"}
     assert set(summary["temperature"]) >= {"H_T", "advised_T", "rl"}
     assert (tmp_path / "study.jsonl").is_file() and (tmp_path / "scaling.csv").is_file()
+
+
+def test_record_writes_the_study_and_its_provenance(tmp_path):
+    cfg = st.Config(**{**TINY, "seeds": 1, "rl_steps": 1})
+    prov = st.record(tmp_path, cfg, device="cpu")
+    assert prov["seeds"] == [0, 1, 2] and prov["starts"] == ["base", "prompts×2", "responses×2"]  # at least 3 seeds
+    assert "seeds=" not in prov["command"]  # 3 seeds is the recording's own default
+    assert "--set base_prompts=8" in prov["command"] and prov["commit"] and prov["cpu_s"] > 0
+    assert not (tmp_path / "study.partial.jsonl").exists()
+    rows, read = st.read_study(tmp_path)
+    assert read["command"] == prov["command"] and len([r for r in rows if r["kind"] == "sft"]) == 3 * 3
+    assert st.load_recorded(folder=tmp_path).seeds() == [0, 1, 2]
