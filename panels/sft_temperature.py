@@ -142,7 +142,12 @@ class SftTemperaturePanel(Panel):
 
     def _draw_rl(self, r) -> None:
         curves = r.rl_curves()
-        temps = r.temperature().get("rl", {})
+        te = r.temperature()
+        temps = te.get("rl", {})
+        adv = (te.get("study_advised_T") or {}).get(te.get("rl_start"), {})
+        if temps and adv.get("mean") is not None:
+            self.reward_plot.setTitle(f"RL from {te['rl_start']} at its advised T = {adv['mean']:.2f} and 0.7×, 1.2×: "
+                                      "training reward ±1 s.e.", color="#222", size="10pt")
         legend_r, legend_e = self.reward_plot.plotItem.legend, self.arm_entropy_plot.plotItem.legend
         for arm in ARM_COLORS:
             c = curves.get(arm)

@@ -93,6 +93,11 @@ class Config(ConfigBase):
     pool_size: int = param(2048, "Distinct training prompts each RL run draws its batches from (a small pool is memorised)",
                            lo=1, hi=20_000, group="RL", gui=False)
     max_new_tokens: int = param(32, "Response-length limit of rollouts", unit="tokens", lo=4, hi=512, group="RL")
+    temperature_start: str = param("study", "Where the three temperature arms start: the study's strongest SFT start, or the "
+                                   "reasoning world's recorded SFT policy (resources/reasoning; stronger, so a short RL moves it)",
+                                   choices=("study", "recorded"), group="RL")
+    scaling: bool = param(True, "Run the SFT-scaling part of the study (off: only the temperature arms from the recorded policy)",
+                          group="RL")
     low_factor: float = param(0.7, "The low-temperature RL arm runs at this multiple of the advised T (the paper's under-exploring "
                               "0.6 = 0.71 × its 0.85)", lo=0.05, hi=1.0, group="RL")
     high_factor: float = param(1.2, "The high-temperature RL arm runs at this multiple of the advised T (the paper's too-high "
@@ -127,5 +132,7 @@ class Config(ConfigBase):
             raise ValueError(f"heads: hidden_size {self.hidden_size} is not a multiple of {self.heads} (allowed: a divisor of hidden_size)")
         if self.wrong_share + self.lucky_share > 1:
             raise ValueError("lucky_share: wrong_share + lucky_share exceeds 1 (allowed: a sum ≤ 1)")
+        if not self.scaling and self.temperature_start != "recorded":
+            raise ValueError("scaling: off needs temperature_start=recorded (allowed: scaling on, or the recorded start)")
         if self.base_prompts * max(sizes) > 50_000:
             raise ValueError(f"sizes: base_prompts × the largest size is {self.base_prompts * max(sizes)} (allowed: ≤ 50000)")

@@ -52,6 +52,18 @@ def read_study(folder: str | Path) -> tuple[list[dict], dict]:
     return rows, prov
 
 
+def read_studies(folder: str | Path) -> tuple[list[dict], dict]:
+    """A recorded study and, in its ``recorded_start/`` subfolder when present, the temperature arms run from the reasoning
+    world's recorded SFT policy (``--set scaling=false --set temperature_start=recorded``): records joined, provenances
+    side by side (the second under ``"recorded_start"``)."""
+    rows, prov = read_study(folder)
+    extra = Path(folder) / "recorded_start"
+    if (extra / "provenance.json").exists():
+        more, prov2 = read_study(extra)
+        rows, prov = rows + more, {**prov, "recorded_start": prov2}
+    return rows, prov
+
+
 def checkpoint_paths(cfg: Config) -> list[tuple[str, Path]]:
     """(name, path) of every policy the advisor measures."""
     if cfg.checkpoint:
@@ -108,7 +120,7 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
     if cfg.mode == "advisor":
         folder = Path(cfg.study_dir) if cfg.study_dir else RECORDED
         if (folder / "provenance.json").exists() or cfg.study_dir:
-            result.study, result.study_source = read_study(folder)
+            result.study, result.study_source = read_studies(folder)
         yield Snapshot(0.05, "recorded study" if result.study else "no recorded study", result.frozen(),
                        frozenset({"scaling", "temperature", "vocab"}))
         from engines.device import cpu_threads, resolve
@@ -154,6 +166,6 @@ def run(config: Config | None = None, device: str = "auto") -> Result:
 
 def load_recorded(config: Config | None = None, folder: str | Path = RECORDED) -> Result:
     """The recorded study as a Result (no torch, no advisor curve)."""
-    rows, prov = read_study(folder)
+    rows, prov = read_studies(folder)
     return Result((config or Config()).replace(mode="study"), vocab=vocab_scaling(), study=rows, study_source=prov,
                   wall_s=float(prov.get("wall_s", 0.0)))

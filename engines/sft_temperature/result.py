@@ -21,6 +21,8 @@ from engines.base import Figure, ResultBase, jsonable
 
 from .config import Config
 
+RECORDED_NAME = "recorded sft"  # the start name of the reasoning world's recorded SFT policy (study.RECORDED_NAME)
+
 ARMS = ("low", "advised", "high")
 
 
@@ -119,11 +121,28 @@ class Result(ResultBase):
         return {"spearman": float(np.corrcoef(ra, rb)[0, 1]), "best_sft": out[int(np.argmax(a))]["start"],
                 "best_rl": out[int(np.argmax(b))]["start"]}
 
-    def rl_curves(self) -> dict:
-        """Per temperature arm (reference start): ``{"temperature", "steps", "score", "entropy": {"mean","lo","hi"}}``."""
+    def temperature_starts(self) -> list[str]:
+        """Starts with temperature arms (a "low" RL run), in the order the study ran them."""
+        return list(dict.fromkeys(r["start"] for r in self.records("rl") if r.get("arm") == "low"))
+
+    def _reference(self) -> str:
+        """The temperature arms shown first: the recorded SFT policy's when the study has them (the stronger start, the
+        paper's setting), else the study's own."""
+        starts = self.temperature_starts()
+        if RECORDED_NAME in starts:
+            return RECORDED_NAME
+        if starts:
+            return starts[0]
+        adv = self.records("advisor")
+        return adv[0]["start"] if adv else ""
+
+    def rl_curves(self, start: str | None = None) -> dict:
+        """Per temperature arm of ``start`` (default: the reference): ``{"temperature", "steps", "score", "entropy":
+        {"mean", "lo", "hi"}, "no_signal"}`` over seeds."""
+        start = self._reference() if start is None else start
         out = {}
         for arm in ARMS:
-            rows = [r for r in self.records("rl") if r.get("arm") == arm and r["start"] == self._reference()]
+            rows = [r for r in self.records("rl") if r.get("arm") == arm and r["start"] == start]
             if not rows:
                 continue
             n = min(len(r["curve"]) for r in rows)
@@ -138,10 +157,6 @@ class Result(ResultBase):
             out[arm] = entry
         return out
 
-    def _reference(self) -> str:
-        adv = self.records("advisor")
-        return adv[0]["start"] if adv else ""
-
     def advisor_curve(self) -> dict:
         """The H_T curve the headline's advised T comes from: the first checkpoint's, else the study's mean over seeds."""
         if self.curves:
@@ -150,29 +165,53 @@ class Result(ResultBase):
                     "advised": c["temperature"], "advised_se": None, "where": c["where"], "vocab": c.get("vocab")}
         return self.study_entropy_curve()
 
-    def study_entropy_curve(self) -> dict:
-        """The study's H_T curve on its reference start: mean over seeds, ±s.e. over seeds, the advised T's mean ± s.e."""
-        adv = self.records("advisor")
-        if not adv:
+    def advisor_starts(self) -> list[str]:
+        return list(dict.fromkeys(a["start"] for a in self.records("advisor")))
+
+    def study_entropy_curve(self, start: str | None = None) -> dict:
+        """The study's H_T curve on ``start`` (default: its first advisor start): mean and ±s.e. over seeds, the advised T."""
+        starts = self.advisor_starts()
+        if not starts:
             return {}
+        start = starts[0] if start is None else start
+        adv = [a for a in self.records("advisor") if a["start"] == start]
         grid = adv[0]["temperatures"]
         table = np.array([a["entropy"] for a in adv if a["temperatures"] == grid], dtype=float)
         t = mean_se([a["temperature"] for a in adv])
         se = table.std(0, ddof=1) / np.sqrt(len(table)) if len(table) > 1 else np.array(adv[0]["entropy_se"], dtype=float)
-        return {"name": f"study start {adv[0]['start']} ({len(table)} seeds)", "temperatures": grid,
+        label = start if start == RECORDED_NAME else f"study start {start}"
+        return {"name": f"{label} ({len(table)} seeds)", "start": start, "temperatures": grid,
                 "entropy": table.mean(0).tolist(), "entropy_se": se.tolist(), "advised": t["mean"], "advised_se": t["se"],
                 "where": adv[0]["where"], "vocab": adv[0].get("vocab")}
 
     def entropy_curves(self) -> list[dict]:
-        """Every H_T curve to draw: each measured checkpoint's, then the study's (``name``, ``temperatures``, ``entropy``,
-        ``entropy_se``)."""
+        """Every H_T curve to draw: each measured checkpoint's, then the study's per start (``name``, ``temperatures``,
+        ``entropy``, ``entropy_se``)."""
         out = [{"name": c["name"], "temperatures": c["temperatures"], "entropy": c["entropy"], "entropy_se": c["entropy_se"]}
                for c in self.curves]
-        study = self.study_entropy_curve()
-        return out + ([study] if study else [])
+        return out + [self.study_entropy_curve(s) for s in self.advisor_starts()]
+
+    def _arms(self, start: str) -> dict:
+        """RL at low / advised / high T from ``start``: T, post-RL pass@1, gain over the start, rollout entropy, no-signal share."""
+        sft = {r["seed"]: r["sft_acc"] for r in self.records("sft") if r["start"] == start}
+        sft.update({a["seed"]: a["sft_acc"] for a in self.records("advisor") if a["start"] == start and "sft_acc" in a})
+        rl = {}
+        for arm in ARMS:
+            rows = [r for r in self.records("rl") if r.get("arm") == arm and r["start"] == start]
+            if not rows:
+                continue
+            gains = [r["rl_acc"] - sft[r["seed"]] for r in rows if r["seed"] in sft]
+            ent = [np.mean([c["entropy"] for c in r["curve"]]) for r in rows if r["curve"]]
+            rl[arm] = {"temperature": mean_se([r["temperature"] for r in rows]), "acc": mean_se([r["rl_acc"] for r in rows]),
+                       "gain": mean_se(gains), "rollout_entropy": mean_se(ent),
+                       "no_signal": mean_se([np.mean([c["no_signal"] for c in r["curve"]]) for r in rows if r["curve"]])}
+        if rl:
+            rl["start_acc"] = mean_se(list(sft.values()))
+        return rl
 
     def temperature(self) -> dict:
-        """H_T per T and the advised T (advisor curve), every checkpoint's curve, the study's, and RL at low / advised / high T."""
+        """H_T per T and the advised T (advisor curve), every checkpoint's curve, the study's, and RL at low / advised / high T
+        (``rl``: from the reference start; ``rl_by_start``: every start with arms)."""
         main = self.advisor_curve()
         out: dict = {"target": self.config.target_entropy}
         if main:
@@ -182,26 +221,18 @@ class Result(ResultBase):
         out["checkpoints"] = {c["name"]: {"path": c.get("path"), "temperatures": c["temperatures"], "H_T": c["entropy"],
                                           "advised_T": c["temperature"], "where": c["where"], "vocab": c.get("vocab")}
                               for c in self.curves}
-        adv = self.records("advisor")
-        if adv:
-            out["study_advised_T"] = mean_se([a["temperature"] for a in adv])
-        rl = {}
-        for arm in ARMS:
-            rows = [r for r in self.records("rl") if r.get("arm") == arm and r["start"] == self._reference()]
-            if not rows:
-                continue
-            by_seed = {r["seed"]: r for r in rows}
-            sft = {r["seed"]: r["sft_acc"] for r in self.records("sft") if r["start"] == self._reference()}
-            gains = [by_seed[s]["rl_acc"] - sft[s] for s in by_seed if s in sft]
-            ent = [np.mean([c["entropy"] for c in r["curve"]]) for r in rows if r["curve"]]
-            rl[arm] = {"temperature": mean_se([r["temperature"] for r in rows]), "acc": mean_se([r["rl_acc"] for r in rows]),
-                       "gain": mean_se(gains), "rollout_entropy": mean_se(ent),
-                       "no_signal": mean_se([np.mean([c["no_signal"] for c in r["curve"]]) for r in rows if r["curve"]])}
-        if rl:
-            out["rl"] = rl
-            out["rl_start"] = self._reference()
-            accs = {a: v["acc"]["mean"] for a, v in rl.items()}
+        if self.advisor_starts():
+            out["study_advised_T"] = {s: {**mean_se([a["temperature"] for a in self.records("advisor") if a["start"] == s]),
+                                          "where": sorted({a["where"] for a in self.records("advisor") if a["start"] == s})}
+                                      for s in self.advisor_starts()}
+        by_start = {s: self._arms(s) for s in self.temperature_starts()}
+        ref = self._reference()
+        if by_start.get(ref):
+            out["rl"] = {k: v for k, v in by_start[ref].items() if k in ARMS}
+            out["rl_start"] = ref
+            accs = {a: v["acc"]["mean"] for a, v in out["rl"].items()}
             out["best_arm"] = max(accs, key=lambda a: accs[a])
+            out["rl_by_start"] = by_start
         return out
 
     # ---- the contract -----------------------------------------------------------------------------------------

@@ -174,3 +174,30 @@ def test_record_writes_the_study_and_its_provenance(tmp_path):
     rows, read = st.read_study(tmp_path)
     assert read["command"] == prov["command"] and len([r for r in rows if r["kind"] == "sft"]) == 3 * 3
     assert st.load_recorded(folder=tmp_path).seeds() == [0, 1, 2]
+
+
+def test_temperature_arms_from_the_recorded_policy_join_the_study(tiny, tmp_path):
+    from engines.recorded import write_provenance
+    from engines.sft_temperature.study import RECORDED_START
+
+    if not (RECORDED_START / "config.json").is_file():
+        pytest.skip("the reasoning world's recorded checkpoints are absent")
+    cfg = st.Config(**{**TINY, "scaling": False, "temperature_start": "recorded", "seeds": 1})
+    arms = st.run(cfg, device="cpu")
+    assert {r["kind"] for r in arms.study} == {"advisor", "rl"} and not arms.scaling()
+    te = arms.temperature()
+    assert te["rl_start"] == "recorded sft" and set(te["rl"]) == {"low", "advised", "high"}
+    adv = te["study_advised_T"]["recorded sft"]["mean"]
+    assert te["rl"]["high"]["temperature"]["mean"] == pytest.approx(1.2 * adv)
+    assert te["rl_by_start"]["recorded sft"]["start_acc"]["n"] == 1
+    # saved under the study's recorded_start/, the advisor mode shows both: the study's scaling, the recorded arms
+    tiny.save(tmp_path)
+    write_provenance(tmp_path, "test")
+    arms.save(tmp_path / "recorded_start")
+    write_provenance(tmp_path / "recorded_start", "test arms")
+    both = st.load_recorded(folder=tmp_path)
+    assert both.scaling()["starts"] and both.temperature()["rl_start"] == "recorded sft"
+    assert set(both.temperature()["rl_by_start"]) == {"prompts×2", "recorded sft"}
+    assert both.study_source["recorded_start"]["command"] == "test arms"
+    with pytest.raises(ValueError, match="scaling"):
+        st.Config(scaling=False)
