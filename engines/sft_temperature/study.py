@@ -207,7 +207,11 @@ def run_seed(cfg: Config, seed: int, device="cpu") -> Iterator[Event]:
             for j, arm in enumerate(("low", "high")):
                 yield from rl_run(policy(ref.name), ref.name, arm, temps[arm], 50 + len(starts(cfg)) + j)
     if cfg.temperature_start == "recorded":
+        from transformers.utils import logging as hf_logging
+
         from engines.reasoning.model import load_policy
+
+        hf_logging.disable_progress_bar()
 
         def recorded():
             return load_policy(RECORDED_START, device)[0]
