@@ -21,6 +21,7 @@ ENGINES: dict[str, str] = {
     "cot_pass_at_k": "CoT-Pass@K: Pass@K credits lucky answers, CoT-Pass@K needs every step right (arXiv:2506.14245)",
     "video_dit": "Video DiT preview: ASTRAEA token selection, query-sparse attention, evolutionary budget search (arXiv:2506.05096)",
     "long_cot_steering": "Long-CoT activation control: amplify a few last-layer MLP units and force \"wait\" (arXiv:2505.17697)",
+    "sft_temperature": "SFT scaling by prompts vs responses, RL temperature by H_T (AceReason-Nemotron 1.1, arXiv:2506.13284)",
 }
 
 

@@ -110,6 +110,15 @@ PANELS: list[PanelSpec] = [
         "long_cot_steering",
         _lazy("panels.long_cot_steering", "LongCotSteeringPanel"),
     ),
+    PanelSpec(
+        "sft_temperature",
+        "SFT scaling & RL temperature",
+        "2506.13284",
+        "More SFT prompts beat more responses per prompt; a stronger SFT start stays stronger after RL while the gap "
+        "narrows; the RL temperature is set where the temperature-adjusted entropy H_T meets a target.",
+        "sft_temperature",
+        _lazy("panels.sft_temperature", "SftTemperaturePanel"),
+    ),
 ]
 
 

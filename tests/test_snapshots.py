@@ -29,6 +29,7 @@ SMALL = {
     "cot_pass_at_k": dict(checkpoints="sft,math", prompts=4, samples=4, bootstrap=50),
     "video_dit": dict(steps=6, n_videos=1, population=2, generations=1, search_videos=1, front_budgets="0.5"),
     "long_cot_steering": dict(prompts=4, samples=1, max_new_tokens=24, contrast=4),
+    "sft_temperature": dict(checkpoints="sft", temperatures="0.6,1.0", advisor_prompts=4, advisor_samples=2, advisor_max_new_tokens=8),
 }
 
 
