@@ -13,6 +13,7 @@ there never retrains anything; that job's result is exported under ``calculator/
 
 from __future__ import annotations
 
+import json
 import math
 from html import escape
 from pathlib import Path
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engines.base import jsonable
 from engines.inputs import regular_file
 from panels.base import Panel
 from panels.plots import BASELINE, METHOD, NEUTRAL, PAPER, Band, Heatmap, paper_line, pen, plot_widget
@@ -103,6 +105,7 @@ class LongContextPanel(Panel):
         self._main_key: tuple | None = None  # calculator fields of the running / last main job
         self._calc_wanted: tuple | None = None  # calculator fields of the newest calculator request
         self.calc_report = None  # the ModelReport on screen
+        self.calc_result = None  # the result it came from (Export calculator… writes its calculator tables)
         self._cell_font = QFont()
         self._cell_font.setPointSizeF(7.0)
         super().__init__(*args, **kwargs)
@@ -337,6 +340,11 @@ class LongContextPanel(Panel):
         top.addWidget(self.calc_model, 1)
         top.addWidget(self.open_button)
         top.addWidget(self.preset_button)
+        self.calc_export_button = QPushButton("Export calculator…")
+        self.calc_export_button.setToolTip("Write this model's calculator as CSV (per length; per rotary pair), JSON (every figure "
+                                           "and the model's facts) and a PNG of this tab into a folder")
+        self.calc_export_button.clicked.connect(self.ask_export_calculator)
+        top.addWidget(self.calc_export_button)
         lay.addLayout(top)
         split = QSplitter(Qt.Orientation.Horizontal)
         tables = QWidget()
@@ -455,7 +463,7 @@ class LongContextPanel(Panel):
     def _on_calc_snapshot(self, snap) -> None:
         res = snap.result
         if res is not None and snap.progress >= 1.0:
-            self._draw_calculator(res.calculator)
+            self._draw_calculator(res)
 
     # ---- File > Open: an HF config.json -------------------------------------------------------
     def ask_open(self) -> None:
@@ -490,6 +498,34 @@ class LongContextPanel(Panel):
         self.set_source(self._main_source())
         self.run_calculator(cfg)
 
+    def ask_export_calculator(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export the calculator to folder")
+        if folder:
+            try:
+                out = self.export_calculator(folder)
+            except OSError as err:
+                self.show_error(f"export to {folder}: {err}")
+                return
+            self.message.setText(f"calculator exported to {out}")
+
+    def export_calculator(self, out_dir) -> Path:
+        """calculator_lengths.csv and calculator_wavelengths.csv (the result's own tables), calculator.json, calculator.png."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        res = self.calc_result
+        if res is None:
+            raise OSError("nothing to export yet: the calculator has not answered")
+        for stem, columns in res.tables().items():
+            if stem.startswith("calculator_"):
+                names = list(columns)
+                data = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
+                np.savetxt(out / f"{stem}.csv", data, delimiter=",", header=",".join(names), comments="", fmt="%.9g")
+        record = {"model_config": self._base_config.model_config or None, **res.calculator.to_dict()}
+        (out / "calculator.json").write_text(json.dumps(jsonable(record), indent=2) + "\n")
+        page = self.tabs.widget(3) if self.tabs is not None else self.views
+        page.grab().save(str(out / "calculator.png"))
+        return out
+
     # ---- drawing --------------------------------------------------------------------------------
     def show_snapshot(self, snap) -> None:
         res = snap.result
@@ -502,7 +538,7 @@ class LongContextPanel(Panel):
             for name, arr in res.curves().items():
                 self.loss_curves[name].setData(np.arange(1, len(arr) + 1), arr) if len(arr) else self.loss_curves[name].setData([], [])
         if (final or snap.has_changed("calculator")) and (self.calc_report is None or self._main_key == self._calc_wanted):
-            self._draw_calculator(res.calculator)
+            self._draw_calculator(res)
         if final:
             self.set_source(self._main_source(), file=self.source_file)
 
@@ -611,8 +647,9 @@ class LongContextPanel(Panel):
         rows = " · ".join(scales) or "not evaluated yet"
         self.toy_info.setText(f"d_head {2 * len(pairs)}, RoPE base {res.config.rope_theta:g}: {rows}")
 
-    def _draw_calculator(self, rep) -> None:
-        self.calc_report = rep
+    def _draw_calculator(self, res) -> None:
+        self.calc_result, self.calc_report = res, res.calculator  # the result whose calculator is on screen
+        rep = res.calculator
         f = rep.facts
         params = rep.rope_parameters
         kind = params.get("rope_type", "default")

@@ -128,6 +128,15 @@ def test_calculator_preset_opened_config_and_malformed_config(panel, qtbot, tmp_
     out = panel.export(tmp_path / "export")
     rows = list(csv.DictReader((out / "calculator" / "calculator_lengths.csv").open()))
     assert [f"{float(r['kv_cache_bytes']) / GIB:,.2f}" for r in rows] == [panel.calc_table.item(i, 1).text() for i in range(len(rows))]
+    calc = panel.export_calculator(tmp_path / "calc")
+    rows = list(csv.DictReader((calc / "calculator_lengths.csv").open()))
+    assert [int(float(r["tokens"])) for r in rows] == [131072 * 2**k for k in range(6)]  # 128K … 4M
+    assert float(rows[0]["kv_cache_bytes"]) == 2 * 4 * 2 * 64 * 4 * 131072
+    pairs = list(csv.DictReader((calc / "calculator_wavelengths.csv").open()))
+    assert len(pairs) == 32 and float(pairs[0]["wavelength"]) == pytest.approx(2 * math.pi)
+    record = json.loads((calc / "calculator.json").read_text())
+    assert record["model_config"] == str(good) and record["facts"]["hidden_size"] == 256
+    assert (calc / "calculator.png").stat().st_size > 0
     source = json.loads((out / "source.json").read_text())
     assert source["file"]["path"] == str(good.resolve()) and source["file"]["bytes"] == good.stat().st_size
     # malformed: a key missing, a key of the wrong kind, not JSON: refused naming the key (or line), nothing redrawn
