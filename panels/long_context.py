@@ -156,6 +156,7 @@ class LongContextPanel(Panel):
         self._calc_timer.setInterval(250)
         self._calc_timer.timeout.connect(self._calc_if_changed)
         self.form.changed.connect(self._calc_timer.start)
+        self.form.editor("model").currentIndexChanged.connect(self._preset_from_form)
 
     # ---- views ----------------------------------------------------------------------------------
     def build_views(self):
@@ -337,6 +338,14 @@ class LongContextPanel(Panel):
         self.preset_button = QPushButton("Use the preset")
         self.preset_button.setToolTip("Forget the opened config.json and describe the preset chosen in Calculator ▸ model")
         self.preset_button.clicked.connect(self.use_preset)
+        self.preset_box = QComboBox()
+        for name in self.engine.PRESETS:
+            self.preset_box.addItem(name, name)
+        self.preset_box.setToolTip("A real model's preset (its config.json facts); the same setting as Calculator ▸ model. "
+                                   "Choosing one leaves an opened config.json")
+        self.preset_box.currentIndexChanged.connect(self._preset_from_tab)
+        top.addWidget(QLabel("preset"))
+        top.addWidget(self.preset_box)
         top.addWidget(self.calc_model, 1)
         top.addWidget(self.open_button)
         top.addWidget(self.preset_button)
@@ -435,6 +444,13 @@ class LongContextPanel(Panel):
         self._calc_wanted = self._calc_wanted or self._main_key
         super().run_blocking(cfg)
 
+    def set_config(self, config) -> None:
+        super().set_config(config)
+        if hasattr(self, "preset_box"):  # the tab's preset box shows the form's model
+            self.preset_box.blockSignals(True)
+            self.preset_box.setCurrentIndex(self.preset_box.findData(config.model))
+            self.preset_box.blockSignals(False)
+
     def run_source(self, source: str):
         """Train / Extend / Show recorded: the controls' settings with ``source`` set, as the main job."""
         cfg = self.config_or_error()
@@ -488,6 +504,30 @@ class LongContextPanel(Panel):
         self.run_calculator(cfg)
         if self.tabs is not None:
             self.tabs.setCurrentIndex(3)
+
+    def _preset_from_tab(self) -> None:
+        """The tab's preset box drives the form's ``model`` control (whose change re-runs the calculator)."""
+        box = self.form.editor("model")
+        i = box.findData(self.preset_box.currentData())
+        if box.currentIndex() != i:
+            box.setCurrentIndex(i)
+        elif self._base_config.model_config:  # the same preset chosen again while a file is open: back to the preset
+            self.use_preset()
+
+    def _preset_from_form(self) -> None:
+        """A preset chosen (here or in the form) leaves an opened config.json; the tab's box follows the form."""
+        name = self.form.editor("model").currentData()
+        self.preset_box.blockSignals(True)
+        self.preset_box.setCurrentIndex(self.preset_box.findData(name))
+        self.preset_box.blockSignals(False)
+        if self._base_config.model_config:
+            try:
+                cfg = self.config()
+            except ValueError:
+                return
+            self.set_config(cfg.replace(model_config=""))
+            self.set_source(self._main_source())
+            self._calc_timer.start()
 
     def use_preset(self) -> None:
         cfg = self.config_or_error()

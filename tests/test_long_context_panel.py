@@ -105,8 +105,9 @@ def test_calculator_preset_opened_config_and_malformed_config(panel, qtbot, tmp_
     # Llama-3.1-8B at 128K: 2 · 32 layers · 8 KV heads · 128 · 2 bytes (bf16) · 131072 tokens = 16 GiB
     assert panel.calc_report.facts.name == "Llama-3.1-8B"
     assert kv_at_128k_gib(panel) == pytest.approx(2 * 32 * 8 * 128 * 2 * 131072 / GIB, abs=0.005)
-    # a preset: SmolLM2-135M, 30 layers · 3 KV heads · 64 · 2 bytes
-    choose(panel, "model", "SmolLM2-135M")
+    # a preset chosen in the tab: SmolLM2-135M, 30 layers · 3 KV heads · 64 · 2 bytes; the form's control follows
+    panel.preset_box.setCurrentIndex(panel.preset_box.findData("SmolLM2-135M"))
+    assert panel.form.editor("model").currentData() == "SmolLM2-135M"
     qtbot.waitUntil(lambda: panel.calc_report.facts.name == "SmolLM2-135M", timeout=60_000)
     assert kv_at_128k_gib(panel) == pytest.approx(2 * 30 * 3 * 64 * 2 * 131072 / GIB, abs=0.005)
     assert "SmolLM2-135M" in panel.calc_model.text()
@@ -156,10 +157,16 @@ def test_calculator_preset_opened_config_and_malformed_config(panel, qtbot, tmp_
     assert "line 2" in panel.error.text() and str(broken) in panel.error.text()
     panel.open_file(str(tmp_path))  # a folder
     assert "folder" in panel.error.text()
-    # back to the preset
+    # back to the preset ("Use the preset"), then another preset from the form: the tab's box follows
     panel.use_preset()
     qtbot.waitUntil(lambda: panel.calc_report.facts.name == "SmolLM2-135M", timeout=60_000)
-    assert panel.source_file is None
+    assert panel.source_file is None and panel.config().model_config == ""
+    panel.open_file(str(good))
+    qtbot.waitUntil(lambda: panel.calc_report.facts.hidden_size == 256, timeout=60_000)
+    choose(panel, "model", "UltraLong-8B-1M")  # choosing a preset leaves the opened file
+    qtbot.waitUntil(lambda: panel.calc_report.facts.name == "UltraLong-8B-1M", timeout=60_000)
+    assert panel.preset_box.currentData() == "UltraLong-8B-1M" and panel.config().model_config == ""
+    assert kv_at_128k_gib(panel) == pytest.approx(16.0, abs=0.005)  # the Llama-3.1-8B architecture
 
 
 def band(item) -> tuple[float, float] | None:
