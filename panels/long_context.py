@@ -105,6 +105,7 @@ class LongContextPanel(Panel):
         self._main_key: tuple | None = None  # calculator fields of the running / last main job
         self._calc_wanted: tuple | None = None  # calculator fields of the newest calculator request
         self.calc_report = None  # the ModelReport on screen
+        self._grid_config = None  # the config of the run the NIAH grid shows
         self.calc_result = None  # the result it came from (Export calculator… writes its calculator tables)
         self._cell_font = QFont()
         self._cell_font.setPointSizeF(7.0)
@@ -572,7 +573,8 @@ class LongContextPanel(Panel):
         if res is None:
             return
         final = snap.progress >= 1.0
-        if snap.has_changed("heatmap"):
+        if snap.has_changed("heatmap") or res.config != self._grid_config:  # a new job's first snapshot: no stale grid
+            self._grid_config = res.config
             self._redraw_grid()
         if snap.has_changed("training"):
             for name, arr in res.curves().items():

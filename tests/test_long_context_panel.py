@@ -234,6 +234,11 @@ def test_train_shows_progress_and_stops(panel, qtbot):
     assert len(panel.loss_curves["base_answer_loss"].getData()[0]) == len(panel.shown.base_answer_loss)
     assert panel.result is recorded  # a stopped job leaves the last finished result
     assert "partial train run, stopped" in panel.source
+    # the grid shows the stopped run (nothing evaluated yet), not the recorded numbers
+    assert np.isnan(panel.shown.heatmap).all()  # stopped during the base training
+    assert all(not hm.texts for hm in panel.heatmaps.values())
+    y = panel.acc_curves["yarn"].curve.yData
+    assert y is None or len(y) == 0
 
 
 def test_extend_redoes_the_extension_from_the_recorded_base(panel, qtbot):
