@@ -601,7 +601,8 @@ class LongContextPanel(Panel):
         if src == "extend":
             return ("Showing: the recorded base model extended now with these settings "
                     f"({res.timings.get('total_s', float('nan')):.0f} s) · Show recorded run returns")
-        return f"Showing: a run trained now with these settings (seed {res.config.seed}, {res.timings.get('total_s', float('nan')):.0f} s)"
+        return (f"Showing: a run trained now with these settings (seed {res.config.seed}, {res.timings.get('total_s', float('nan')):.0f} s)"
+                " · Show recorded run returns")
 
     def selected(self) -> list[str]:
         return [s for s, box in self.shown_boxes.items() if box.isChecked()] if hasattr(self, "shown_boxes") else list(SHOWN_BY_DEFAULT)
