@@ -13,6 +13,7 @@ there never retrains anything; that job's result is exported under ``calculator/
 
 from __future__ import annotations
 
+import json
 import math
 from html import escape
 from pathlib import Path
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engines.base import jsonable
 from engines.inputs import regular_file
 from panels.base import Panel
 from panels.plots import BASELINE, METHOD, NEUTRAL, PAPER, Band, Heatmap, paper_line, pen, plot_widget
@@ -103,6 +105,8 @@ class LongContextPanel(Panel):
         self._main_key: tuple | None = None  # calculator fields of the running / last main job
         self._calc_wanted: tuple | None = None  # calculator fields of the newest calculator request
         self.calc_report = None  # the ModelReport on screen
+        self._grid_config = None  # the config of the run the NIAH grid shows
+        self.calc_result = None  # the result it came from (Export calculator… writes its calculator tables)
         self._cell_font = QFont()
         self._cell_font.setPointSizeF(7.0)
         super().__init__(*args, **kwargs)
@@ -153,6 +157,7 @@ class LongContextPanel(Panel):
         self._calc_timer.setInterval(250)
         self._calc_timer.timeout.connect(self._calc_if_changed)
         self.form.changed.connect(self._calc_timer.start)
+        self.form.editor("model").currentIndexChanged.connect(self._preset_from_form)
 
     # ---- views ----------------------------------------------------------------------------------
     def build_views(self):
@@ -334,9 +339,22 @@ class LongContextPanel(Panel):
         self.preset_button = QPushButton("Use the preset")
         self.preset_button.setToolTip("Forget the opened config.json and describe the preset chosen in Calculator ▸ model")
         self.preset_button.clicked.connect(self.use_preset)
+        self.preset_box = QComboBox()
+        for name in self.engine.PRESETS:
+            self.preset_box.addItem(name, name)
+        self.preset_box.setToolTip("A real model's preset (its config.json facts); the same setting as Calculator ▸ model. "
+                                   "Choosing one leaves an opened config.json")
+        self.preset_box.currentIndexChanged.connect(self._preset_from_tab)
+        top.addWidget(QLabel("preset"))
+        top.addWidget(self.preset_box)
         top.addWidget(self.calc_model, 1)
         top.addWidget(self.open_button)
         top.addWidget(self.preset_button)
+        self.calc_export_button = QPushButton("Export calculator…")
+        self.calc_export_button.setToolTip("Write this model's calculator as CSV (per length; per rotary pair), JSON (every figure "
+                                           "and the model's facts) and a PNG of this tab into a folder")
+        self.calc_export_button.clicked.connect(self.ask_export_calculator)
+        top.addWidget(self.calc_export_button)
         lay.addLayout(top)
         split = QSplitter(Qt.Orientation.Horizontal)
         tables = QWidget()
@@ -427,6 +445,13 @@ class LongContextPanel(Panel):
         self._calc_wanted = self._calc_wanted or self._main_key
         super().run_blocking(cfg)
 
+    def set_config(self, config) -> None:
+        super().set_config(config)
+        if hasattr(self, "preset_box"):  # the tab's preset box shows the form's model
+            self.preset_box.blockSignals(True)
+            self.preset_box.setCurrentIndex(self.preset_box.findData(config.model))
+            self.preset_box.blockSignals(False)
+
     def run_source(self, source: str):
         """Train / Extend / Show recorded: the controls' settings with ``source`` set, as the main job."""
         cfg = self.config_or_error()
@@ -455,7 +480,7 @@ class LongContextPanel(Panel):
     def _on_calc_snapshot(self, snap) -> None:
         res = snap.result
         if res is not None and snap.progress >= 1.0:
-            self._draw_calculator(res.calculator)
+            self._draw_calculator(res)
 
     # ---- File > Open: an HF config.json -------------------------------------------------------
     def ask_open(self) -> None:
@@ -481,6 +506,30 @@ class LongContextPanel(Panel):
         if self.tabs is not None:
             self.tabs.setCurrentIndex(3)
 
+    def _preset_from_tab(self) -> None:
+        """The tab's preset box drives the form's ``model`` control (whose change re-runs the calculator)."""
+        box = self.form.editor("model")
+        i = box.findData(self.preset_box.currentData())
+        if box.currentIndex() != i:
+            box.setCurrentIndex(i)
+        elif self._base_config.model_config:  # the same preset chosen again while a file is open: back to the preset
+            self.use_preset()
+
+    def _preset_from_form(self) -> None:
+        """A preset chosen (here or in the form) leaves an opened config.json; the tab's box follows the form."""
+        name = self.form.editor("model").currentData()
+        self.preset_box.blockSignals(True)
+        self.preset_box.setCurrentIndex(self.preset_box.findData(name))
+        self.preset_box.blockSignals(False)
+        if self._base_config.model_config:
+            try:
+                cfg = self.config()
+            except ValueError:
+                return
+            self.set_config(cfg.replace(model_config=""))
+            self.set_source(self._main_source())
+            self._calc_timer.start()
+
     def use_preset(self) -> None:
         cfg = self.config_or_error()
         if cfg is None:
@@ -490,19 +539,48 @@ class LongContextPanel(Panel):
         self.set_source(self._main_source())
         self.run_calculator(cfg)
 
+    def ask_export_calculator(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export the calculator to folder")
+        if folder:
+            try:
+                out = self.export_calculator(folder)
+            except OSError as err:
+                self.show_error(f"export to {folder}: {err}")
+                return
+            self.message.setText(f"calculator exported to {out}")
+
+    def export_calculator(self, out_dir) -> Path:
+        """calculator_lengths.csv and calculator_wavelengths.csv (the result's own tables), calculator.json, calculator.png."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        res = self.calc_result
+        if res is None:
+            raise OSError("nothing to export yet: the calculator has not answered")
+        for stem, columns in res.tables().items():
+            if stem.startswith("calculator_"):
+                names = list(columns)
+                data = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
+                np.savetxt(out / f"{stem}.csv", data, delimiter=",", header=",".join(names), comments="", fmt="%.9g")
+        record = {"model_config": self._base_config.model_config or None, **res.calculator.to_dict()}
+        (out / "calculator.json").write_text(json.dumps(jsonable(record), indent=2) + "\n")
+        page = self.tabs.widget(3) if self.tabs is not None else self.views
+        page.grab().save(str(out / "calculator.png"))
+        return out
+
     # ---- drawing --------------------------------------------------------------------------------
     def show_snapshot(self, snap) -> None:
         res = snap.result
         if res is None:
             return
         final = snap.progress >= 1.0
-        if snap.has_changed("heatmap"):
+        if snap.has_changed("heatmap") or res.config != self._grid_config:  # a new job's first snapshot: no stale grid
+            self._grid_config = res.config
             self._redraw_grid()
         if snap.has_changed("training"):
             for name, arr in res.curves().items():
                 self.loss_curves[name].setData(np.arange(1, len(arr) + 1), arr) if len(arr) else self.loss_curves[name].setData([], [])
         if (final or snap.has_changed("calculator")) and (self.calc_report is None or self._main_key == self._calc_wanted):
-            self._draw_calculator(res.calculator)
+            self._draw_calculator(res)
         if final:
             self.set_source(self._main_source(), file=self.source_file)
 
@@ -523,7 +601,8 @@ class LongContextPanel(Panel):
         if src == "extend":
             return ("Showing: the recorded base model extended now with these settings "
                     f"({res.timings.get('total_s', float('nan')):.0f} s) · Show recorded run returns")
-        return f"Showing: a run trained now with these settings (seed {res.config.seed}, {res.timings.get('total_s', float('nan')):.0f} s)"
+        return (f"Showing: a run trained now with these settings (seed {res.config.seed}, {res.timings.get('total_s', float('nan')):.0f} s)"
+                " · Show recorded run returns")
 
     def selected(self) -> list[str]:
         return [s for s, box in self.shown_boxes.items() if box.isChecked()] if hasattr(self, "shown_boxes") else list(SHOWN_BY_DEFAULT)
@@ -611,8 +690,9 @@ class LongContextPanel(Panel):
         rows = " · ".join(scales) or "not evaluated yet"
         self.toy_info.setText(f"d_head {2 * len(pairs)}, RoPE base {res.config.rope_theta:g}: {rows}")
 
-    def _draw_calculator(self, rep) -> None:
-        self.calc_report = rep
+    def _draw_calculator(self, res) -> None:
+        self.calc_result, self.calc_report = res, res.calculator  # the result whose calculator is on screen
+        rep = res.calculator
         f = rep.facts
         params = rep.rope_parameters
         kind = params.get("rope_type", "default")

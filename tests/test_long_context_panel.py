@@ -105,8 +105,9 @@ def test_calculator_preset_opened_config_and_malformed_config(panel, qtbot, tmp_
     # Llama-3.1-8B at 128K: 2 · 32 layers · 8 KV heads · 128 · 2 bytes (bf16) · 131072 tokens = 16 GiB
     assert panel.calc_report.facts.name == "Llama-3.1-8B"
     assert kv_at_128k_gib(panel) == pytest.approx(2 * 32 * 8 * 128 * 2 * 131072 / GIB, abs=0.005)
-    # a preset: SmolLM2-135M, 30 layers · 3 KV heads · 64 · 2 bytes
-    choose(panel, "model", "SmolLM2-135M")
+    # a preset chosen in the tab: SmolLM2-135M, 30 layers · 3 KV heads · 64 · 2 bytes; the form's control follows
+    panel.preset_box.setCurrentIndex(panel.preset_box.findData("SmolLM2-135M"))
+    assert panel.form.editor("model").currentData() == "SmolLM2-135M"
     qtbot.waitUntil(lambda: panel.calc_report.facts.name == "SmolLM2-135M", timeout=60_000)
     assert kv_at_128k_gib(panel) == pytest.approx(2 * 30 * 3 * 64 * 2 * 131072 / GIB, abs=0.005)
     assert "SmolLM2-135M" in panel.calc_model.text()
@@ -128,6 +129,15 @@ def test_calculator_preset_opened_config_and_malformed_config(panel, qtbot, tmp_
     out = panel.export(tmp_path / "export")
     rows = list(csv.DictReader((out / "calculator" / "calculator_lengths.csv").open()))
     assert [f"{float(r['kv_cache_bytes']) / GIB:,.2f}" for r in rows] == [panel.calc_table.item(i, 1).text() for i in range(len(rows))]
+    calc = panel.export_calculator(tmp_path / "calc")
+    rows = list(csv.DictReader((calc / "calculator_lengths.csv").open()))
+    assert [int(float(r["tokens"])) for r in rows] == [131072 * 2**k for k in range(6)]  # 128K … 4M
+    assert float(rows[0]["kv_cache_bytes"]) == 2 * 4 * 2 * 64 * 4 * 131072
+    pairs = list(csv.DictReader((calc / "calculator_wavelengths.csv").open()))
+    assert len(pairs) == 32 and float(pairs[0]["wavelength"]) == pytest.approx(2 * math.pi)
+    record = json.loads((calc / "calculator.json").read_text())
+    assert record["model_config"] == str(good) and record["facts"]["hidden_size"] == 256
+    assert (calc / "calculator.png").stat().st_size > 0
     source = json.loads((out / "source.json").read_text())
     assert source["file"]["path"] == str(good.resolve()) and source["file"]["bytes"] == good.stat().st_size
     # malformed: a key missing, a key of the wrong kind, not JSON: refused naming the key (or line), nothing redrawn
@@ -147,10 +157,16 @@ def test_calculator_preset_opened_config_and_malformed_config(panel, qtbot, tmp_
     assert f"{broken}:2:" in panel.error.text()  # file:line, as every reader names it
     panel.open_file(str(tmp_path))  # a folder
     assert "folder" in panel.error.text()
-    # back to the preset
+    # back to the preset ("Use the preset"), then another preset from the form: the tab's box follows
     panel.use_preset()
     qtbot.waitUntil(lambda: panel.calc_report.facts.name == "SmolLM2-135M", timeout=60_000)
-    assert panel.source_file is None
+    assert panel.source_file is None and panel.config().model_config == ""
+    panel.open_file(str(good))
+    qtbot.waitUntil(lambda: panel.calc_report.facts.hidden_size == 256, timeout=60_000)
+    choose(panel, "model", "UltraLong-8B-1M")  # choosing a preset leaves the opened file
+    qtbot.waitUntil(lambda: panel.calc_report.facts.name == "UltraLong-8B-1M", timeout=60_000)
+    assert panel.preset_box.currentData() == "UltraLong-8B-1M" and panel.config().model_config == ""
+    assert kv_at_128k_gib(panel) == pytest.approx(16.0, abs=0.005)  # the Llama-3.1-8B architecture
 
 
 def band(item) -> tuple[float, float] | None:
@@ -218,6 +234,11 @@ def test_train_shows_progress_and_stops(panel, qtbot):
     assert len(panel.loss_curves["base_answer_loss"].getData()[0]) == len(panel.shown.base_answer_loss)
     assert panel.result is recorded  # a stopped job leaves the last finished result
     assert "partial train run, stopped" in panel.source
+    # the grid shows the stopped run (nothing evaluated yet), not the recorded numbers
+    assert np.isnan(panel.shown.heatmap).all()  # stopped during the base training
+    assert all(not hm.texts for hm in panel.heatmaps.values())
+    y = panel.acc_curves["yarn"].curve.yData
+    assert y is None or len(y) == 0
 
 
 def test_extend_redoes_the_extension_from_the_recorded_base(panel, qtbot):
