@@ -102,6 +102,7 @@ class MemoryPolicy:
         self.overhead_chunks = ceil_div(p.overhead_bytes, C)
         self.activation_per_token = m.activation_bytes_per_token
         self.activation_per_seq = m.vocab_size * 8
+        self.workspace_bytes = p.workspace_bytes
         if m.weight_bytes + p.overhead_bytes + 2 * C > self.cap_bytes:
             raise ValueError(
                 f"gpu: {m.name} needs {m.weight_bytes / 2**30:.1f} GiB of weights per GPU, more than "
@@ -115,13 +116,13 @@ class MemoryPolicy:
     # ---- arithmetic --------------------------------------------------------------------------------
     def runtime_bytes(self, n_tokens, n_seqs):
         """``A(N, S) = N·b·(h + 3I/tp) + S·V·8 + workspace`` bytes (models.ModelSpec.activation_bytes)."""
-        return n_tokens * self.activation_per_token + n_seqs * self.activation_per_seq + self.p.workspace_bytes
+        return n_tokens * self.activation_per_token + n_seqs * self.activation_per_seq + self.workspace_bytes
 
     def runtime_chunks(self, n_tokens, n_seqs) -> int:
         """Whole chunks of ``A(N, S)``; none for a step without tokens."""
         if n_tokens <= 0:
             return 0
-        return ceil_div(int(self.runtime_bytes(n_tokens, n_seqs)), self.chunk_bytes)
+        return -(-int(n_tokens * self.activation_per_token + n_seqs * self.activation_per_seq + self.workspace_bytes) // self.chunk_bytes)
 
     def pages_for(self, tokens):
         """Pages holding that many tokens of KV (arrays too)."""
@@ -187,7 +188,17 @@ class MemoryPolicy:
 
     def cpu_map(self) -> np.ndarray:
         own = self.cpu.owner
+        if self.cpu.n_free == self.cpu.n_chunks:
+            return np.full(len(own), CODE_FREE, dtype=np.uint8)  # an empty buffer (most of the time)
         return np.where(own >= FIRST_REQUEST_OWNER, CODE_KV_REQUEST + (own - FIRST_REQUEST_OWNER) % KV_HUES, CODE_FREE).astype(np.uint8)
+
+    def take_each(self, requests: np.ndarray, counts: np.ndarray, runtime_keep: int, cost: float = 0.0) -> float:
+        """``take(r, n, runtime_keep)`` for each distinct request with n > 0, in order; returns ``cost`` plus what
+        each take costs, added one by one (the subclasses do the common case as one pool operation)."""
+        for r, n in zip(requests.tolist(), counts.tolist()):
+            if n > 0:
+                cost += self.take(r, n, runtime_keep)
+        return cost
 
     # ---- what subclasses define --------------------------------------------------------------------
     def take(self, r: int, n: int, runtime_keep: int) -> float:
@@ -263,6 +274,15 @@ class StaticMemory(MemoryPolicy):
         self.held[r] += n
         return 0.0
 
+    def take_each(self, requests: np.ndarray, counts: np.ndarray, runtime_keep: int, cost: float = 0.0) -> float:
+        grow = counts > 0
+        rs, ns = requests[grow], counts[grow]
+        if int(ns.sum()) > self.pool.n_free:
+            return super().take_each(rs, ns, runtime_keep, cost)  # refused at the first request that does not fit
+        self.pool.map_each(rs.tolist(), ns.tolist())  # a block costs nothing: cost stays as it was
+        self.held[rs] += ns
+        return cost
+
     def free(self, r: int) -> None:
         self.pool.release(r)
         self.held[r] = 0
@@ -334,6 +354,10 @@ class ElasticMemory(MemoryPolicy):
         self.watermark_pages = int(math.ceil(p.watermark * self.capacity_pages))
         self.cpu = ChunkPool(int(p.cpu_buffer_bytes // C), C)
         self.eager_deflate = p.deflate == "eager"
+        # the chunk-map code of every owner, indexed by owner + 1: free, the four tensors, then the requests
+        self.owner_codes = np.full(FIRST_REQUEST_OWNER + n_requests + 1, CODE_FREE, dtype=np.uint8)
+        self.owner_codes[1 + np.array([WEIGHTS, OVERHEAD, KV_UNUSED])] = [CODE_WEIGHTS, CODE_OVERHEAD, CODE_KV_UNUSED]
+        self.owner_codes[1 + FIRST_REQUEST_OWNER :] = CODE_KV_REQUEST + np.arange(n_requests) % KV_HUES
 
     def owner(self, r: int) -> int:
         return r + FIRST_REQUEST_OWNER
@@ -377,6 +401,20 @@ class ElasticMemory(MemoryPolicy):
             self.unmaps += lend
             self.on_event("lend", r, lend)
             cost += lend * (g.map_us + g.unmap_us) * 1e-6
+        return cost
+
+    def take_each(self, requests: np.ndarray, counts: np.ndarray, runtime_keep: int, cost: float = 0.0) -> float:
+        grow = counts > 0
+        rs, ns = requests[grow], counts[grow]
+        # the first requests whose pages all come from unused KV chunks, as their takes would take them (no call,
+        # nothing to pay), in one operation; from the first that needs a map or a lend on, one take each
+        unused = self.pool.n_pages(KV_UNUSED)
+        n_unused = len(rs) if int(ns.sum()) <= unused else int(np.searchsorted(np.cumsum(ns), unused, side="right"))
+        if n_unused:
+            self.pool.transfer_each(KV_UNUSED, (rs[:n_unused] + FIRST_REQUEST_OWNER).tolist(), ns[:n_unused].tolist())
+            self.held[rs[:n_unused]] += ns[:n_unused]
+        if n_unused < len(rs):
+            cost = super().take_each(rs[n_unused:], ns[n_unused:], runtime_keep, cost)
         return cost
 
     def free(self, r: int) -> None:
@@ -426,19 +464,23 @@ class ElasticMemory(MemoryPolicy):
         """
         g = self.p.gpu
         tpg = self.tokens_per_group
+        unused, free = self.pool.n_pages(KV_UNUSED), self.pool.n_free
+        if len(kv_tokens) * self.pages_per_group * ceil_div(n_steps - 1, tpg) <= unused:
+            return None  # each request enters at most ⌈(K−1)/tpg⌉ new groups in steps 2..K: all from unused KV, free
         first = (-(kv_tokens + 1)) % tpg
         per_step = self.pages_per_group * np.bincount(first, minlength=tpg)[np.arange(n_steps - 1) % tpg]
-        pages = np.cumsum(np.r_[0, per_step])  # pages taken by the end of steps 1..K
-        unused, free = self.pool.n_pages(KV_UNUSED), self.pool.n_free
+        pages = np.zeros(n_steps, dtype=np.int64)  # pages taken by the end of steps 1..K
+        np.cumsum(per_step, out=pages[1:])
         paid = g.map_us * np.clip(pages - unused, 0, free) + (g.map_us + g.unmap_us) * np.maximum(0, pages - unused - free)
-        return 1e-6 * np.diff(np.r_[0.0, paid])
+        return 1e-6 * np.diff(paid, prepend=0.0)
 
     def memory(self, runtime_active_bytes: float) -> dict[str, float]:
-        C = self.chunk_bytes
-        runtime = self.runtime_mapped() * C
+        C, pool = self.chunk_bytes, self.pool
+        runtime_chunks = pool.n_pages(RUNTIME)
+        runtime = runtime_chunks * C
         active = min(runtime, runtime_active_bytes)
-        unused = self.pool.n_pages(KV_UNUSED)
-        kv = (self.pool.n_chunks - self.pool.n_free - self.weight_chunks - self.overhead_chunks - self.runtime_mapped() - unused) * C
+        unused = pool.n_pages(KV_UNUSED)
+        kv = (pool.n_chunks - pool.n_free - self.weight_chunks - self.overhead_chunks - runtime_chunks - unused) * C
         return dict(
             weights=self.weight_chunks * C,  # whole chunks, as they sit in the pool
             overhead=self.overhead_chunks * C,
@@ -446,18 +488,14 @@ class ElasticMemory(MemoryPolicy):
             runtime_idle=runtime - active,
             kv_used=kv,
             kv_free=unused * C,
-            free=self.pool.n_free * C,
+            free=pool.n_free * C,
             cpu_kv=(self.cpu.n_chunks - self.cpu.n_free) * C,
         )
 
     def chunk_map(self, runtime_active_bytes: float) -> np.ndarray:
         """The owner of every chunk; the runtime tensor's first chunks are the active ones."""
         codes = np.full(self.gpu_chunks, CODE_BEYOND_CAP, dtype=np.uint8)
-        own = self.pool.owner
-        c = np.where(own >= FIRST_REQUEST_OWNER, CODE_KV_REQUEST + (own - FIRST_REQUEST_OWNER) % KV_HUES, CODE_FREE).astype(np.uint8)
-        c[own == WEIGHTS] = CODE_WEIGHTS
-        c[own == OVERHEAD] = CODE_OVERHEAD
-        c[own == KV_UNUSED] = CODE_KV_UNUSED
+        c = self.owner_codes[self.pool.owner + 1]  # owner FREE (-1) is row 0
         runtime = self.pool.pages(RUNTIME)
         if len(runtime):
             n_active = ceil_div(int(runtime_active_bytes), self.chunk_bytes)

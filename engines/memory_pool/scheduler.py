@@ -152,30 +152,24 @@ class Scheduler:
             self.finish_s[r] = self.now
 
     # ---- scheduling --------------------------------------------------------------------------------
-    def decoders(self) -> list[int]:
+    def decoders(self) -> np.ndarray:
         """Running requests whose prefill is done, oldest admission first."""
-        if not self.running:
-            return []
-        run = np.asarray(self.running)
-        return run[self.kv_tokens[run] >= self.prefill_target[run]].tolist()
+        run = np.asarray(self.running, dtype=np.int64)
+        return run[self.kv_tokens[run] >= self.prefill_target[run]]
 
     def ensure_growth(self) -> float:
         """Give every decoder a slot for its next token; offload (or preempt) the newest when short."""
         cost = 0.0
         memory = self.memory
         while True:
-            dec = self.decoders()
-            if not dec:
+            d = self.decoders()
+            if not len(d):
                 return cost
-            d = np.asarray(dec)
             need = np.maximum(0, memory.pages_for(self.kv_tokens[d] + 1) - memory.held[d])
             total = int(need.sum())
-            keep = memory.runtime_keep(len(dec), len(dec))
+            keep = memory.runtime_keep(len(d), len(d))
             if total <= memory.growth_room(keep):
-                for r, g in zip(dec, need.tolist()):
-                    if g > 0:
-                        cost += memory.take(r, g, keep)
-                return cost
+                return memory.take_each(d, need, keep, cost)
             victim = self.running[-1]
             held = int(memory.held[victim])
             if self.kv_tokens[victim] > 0 and held > 0 and memory.can_offload(held):
@@ -240,24 +234,24 @@ class Scheduler:
     def step(self) -> None:
         memory = self.memory
         cost = self.ensure_growth()
-        dec = self.decoders()
+        d = self.decoders()
         if self.offloaded:
-            cost += self.reload(len(dec), len(dec))
-            dec = self.decoders()
-        plan, prefill_cost = self.schedule_prefills(len(dec))
+            cost += self.reload(len(d), len(d))
+            d = self.decoders()
+        plan, prefill_cost = self.schedule_prefills(len(d))
         cost += prefill_cost
         self.admitted = len(self.running) + len(self.offloaded)
-        d = np.asarray(dec, dtype=np.int64)
+        n_dec = len(d)
         n_pref = sum(c for _, c in plan)
-        T = len(dec) + n_pref
-        S = len(dec) + sum(1 for r, c in plan if self.kv_tokens[r] + c >= self.prefill_target[r])  # sequences sampled
-        cost += memory.inflate(T, len(dec) + len(plan))
-        self.runtime_active_bytes = float(memory.runtime_bytes(T, len(dec) + len(plan))) if T else 0.0
-        if not plan and len(dec) and self.can_fast_forward():
+        T = n_dec + n_pref
+        S = n_dec + sum(1 for r, c in plan if self.kv_tokens[r] + c >= self.prefill_target[r])  # sequences sampled
+        cost += memory.inflate(T, n_dec + len(plan))
+        self.runtime_active_bytes = float(memory.runtime_bytes(T, n_dec + len(plan))) if T else 0.0
+        if not plan and n_dec and self.can_fast_forward():
             self.fast_forward(d, cost)
             return
         ctx_dec = float(self.kv_tokens[d].sum()) if len(d) else 0.0
-        pairs = ctx_dec + len(dec)
+        pairs = ctx_dec + n_dec
         kv_read = ctx_dec
         for r, c in plan:
             p0 = float(self.kv_tokens[r])
@@ -275,11 +269,11 @@ class Scheduler:
                 self.generated[r] += 1
                 if np.isnan(self.first_token_s[r]):
                     self.first_token_s[r] = self.now
-        done_tokens = len(dec) + sum(1 for r, c in plan if self.kv_tokens[r] >= self.prefill_target[r])
+        done_tokens = n_dec + sum(1 for r, c in plan if self.kv_tokens[r] >= self.prefill_target[r])
         self.complete()
         if n_pref:
             self.now += memory.deflate(len(self.running))
-        self.recorder.record(self.now, dt, 1, len(dec), self.admitted, n_pref, done_tokens, self.runtime_active_bytes)
+        self.recorder.record(self.now, dt, 1, n_dec, self.admitted, n_pref, done_tokens, self.runtime_active_bytes)
 
     def can_fast_forward(self) -> bool:
         """No running request is still prefilling."""
@@ -326,10 +320,7 @@ class Scheduler:
             K = min(K, 1 + m)
             cum = cum[:K]
         # map the pages steps 2..K need (what that costs is in the step times above)
-        grow = memory.pages_for(ctx + K) - held
-        for r, n in zip(d.tolist(), grow.tolist()):
-            if n > 0:
-                memory.take(r, n, keep)
+        memory.take_each(d, memory.pages_for(ctx + K) - held, keep)
         dt = float(cum[K - 1])
         self.now += dt
         self.iterations += K
@@ -397,6 +388,17 @@ class Scheduler:
 class ElasticScheduler(Scheduler):
     """eLLM's scheduler: chunked and SLO-aware admission (module docstring)."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prefill_seconds_of: dict[int, float] = {}  # tokens -> an unloaded prefill's time in chunks (the roofline's)
+
+    def prefill_seconds(self, tokens: int) -> float:
+        """``roofline.prefill_time(tokens, chunk_tokens)``, remembered: admission asks for the same lengths every step."""
+        t = self.prefill_seconds_of.get(tokens)
+        if t is None:
+            t = self.prefill_seconds_of[tokens] = self.roofline.prefill_time(tokens, self.chunk)
+        return t
+
     def admit_when_short(self, r: int, kv_need: int, tokens: int, full: int, seqs: int) -> tuple[int, float] | None:
         chunked = min(full, self.chunk)
         if self.memory.fits(kv_need, tokens + chunked, seqs + 1):
@@ -414,12 +416,10 @@ class ElasticScheduler(Scheduler):
         self.chunk_limit[r] = self.chunk
         return chunked, cost
 
-    def predicted_wait(self, shortfall: int) -> float:
-        """Seconds until decoders finishing free ``shortfall`` pages (remaining tokens × current step time)."""
-        dec = self.decoders()
-        if not dec:
+    def predicted_wait(self, shortfall: int, d: np.ndarray) -> float:
+        """Seconds until decoders ``d`` finishing free ``shortfall`` pages (remaining tokens × current step time)."""
+        if not len(d):
             return math.inf
-        d = np.asarray(dec)
         remaining = self.output[d] - self.generated[d]
         order = np.argsort(remaining)
         freed = np.cumsum(self.memory.held[d[order]])
@@ -434,39 +434,44 @@ class ElasticScheduler(Scheduler):
         p, memory, rf = self.p, self.memory, self.roofline
         if self.generated[r] > 0:
             return False, 0.0  # a recompute waits its turn
-        shortfall = kv_need + memory.runtime_keep(tokens, seqs) - memory.available()
-        prefill = rf.prefill_time(int(self.prefill_target[r]), self.chunk)
+        prefill = self.prefill_seconds(int(self.prefill_target[r]))
         waited = self.now - self.arrival[r]
-        if waited + self.predicted_wait(shortfall) + prefill <= self.ttft_target[r]:
-            return False, 0.0  # waiting still meets the TTFT target
-        victims, got = [], 0
-        for v in reversed(self.running):  # newest first; only decoders that have produced tokens
-            if got >= shortfall:
-                break
-            if np.isnan(self.first_token_s[v]) or self.kv_tokens[v] < self.prefill_target[v]:
-                continue
-            victims.append(v)
-            got += int(memory.held[v])
-        if got < shortfall or not victims:
+        target = self.ttft_target[r]
+        if waited + prefill > target:
+            # past hope: even a prefill starting now misses the target, and every choice below only adds to the
+            # wait (a wait, a transfer: never negative), so none meets it; the request waits its turn
             return False, 0.0
+        shortfall = kv_need + memory.runtime_keep(tokens, seqs) - memory.available()
+        dec = self.decoders()  # nothing below changes them until a choice is made
+        if waited + self.predicted_wait(shortfall, dec) + prefill <= target:
+            return False, 0.0  # waiting still meets the TTFT target
+        if shortfall <= 0:
+            return False, 0.0
+        # victims: newest first, only decoders that have produced tokens, until they hold the shortfall
+        newest_first = np.asarray(self.running[::-1], dtype=np.int64)
+        eligible = newest_first[
+            ~np.isnan(self.first_token_s[newest_first]) & (self.kv_tokens[newest_first] >= self.prefill_target[newest_first])
+        ]
+        freed = np.cumsum(memory.held[eligible])
+        k = int(np.searchsorted(freed, shortfall, side="left"))  # the first prefix that holds enough
+        if k >= len(eligible):
+            return False, 0.0
+        victims, got = eligible[: k + 1].tolist(), int(freed[k])
         options = []
         if memory.can_offload(got):
             transfer = got * memory.chunk_bytes / p.gpu.pcie_bytes_per_s
             options.append(("offload", transfer, prefill + 2 * transfer))
-        recompute = sum(rf.prefill_time(int(self.kv_tokens[v]), self.chunk) for v in victims)
+        recompute = sum(self.prefill_seconds(int(self.kv_tokens[v])) for v in victims)
         options.append(("preempt", 0.0, prefill + recompute))
-        decode_step = float(rf.decode_time(max(1, len(self.decoders())), float(self.kv_tokens[self.running].sum())))
+        decode_step = float(rf.decode_time(max(1, len(dec)), float(self.kv_tokens[self.running].sum())))
+        v = np.asarray(victims, dtype=np.int64)
+        v = v[self.output[v] > 1]  # a one-token request has no TPOT
+        left, first, out = self.output[v] - self.generated[v], self.first_token_s[v], self.output[v]
         for kind, delay, pause in sorted(options, key=lambda o: o[2]):
-            if waited + delay + prefill > self.ttft_target[r]:
+            if waited + delay + prefill > target:
                 continue
-            ok = True
-            for v in victims:
-                if self.output[v] <= 1:
-                    continue
-                left = self.output[v] - self.generated[v]
-                tpot = (self.now - self.first_token_s[v] + pause + left * decode_step) / (self.output[v] - 1)
-                ok &= tpot <= p.tpot_slo_s
-            if not ok:
+            tpot = (self.now - first + pause + left * decode_step) / (out - 1)  # the victims' TPOT if paused so long
+            if not np.all(tpot <= p.tpot_slo_s):
                 continue
             cost = 0.0
             for v in victims:
