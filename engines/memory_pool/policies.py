@@ -455,12 +455,12 @@ class ElasticMemory(MemoryPolicy):
         self.unmaps += idle
         return idle * self.p.gpu.unmap_us * 1e-6
 
-    def stretch_take_costs(self, kv_tokens: np.ndarray, n_steps: int) -> np.ndarray:
+    def stretch_take_costs(self, kv_tokens: np.ndarray, n_steps: int) -> np.ndarray | None:
         """Step k of a fast-forwarded stretch pays for the pages its tokens need, as a single step would.
 
         ``take``'s order makes the first P pages cost ``map_us·clip(P − unused, 0, free) + (map_us + unmap_us)·lent``;
         a request crosses into a new page group at steps k ≥ 2 with ``(kv_tokens + k − 1) mod tokens_per_group = 0``:
-        O(B + K), no B × K table. Element 0 (the stretch's first step, paid by ``take`` already) is 0.
+        O(B + K), no B × K table. Element 0 (the stretch's first step, paid by ``take`` already) is 0; None: nothing to pay.
         """
         g = self.p.gpu
         tpg = self.tokens_per_group
@@ -468,6 +468,9 @@ class ElasticMemory(MemoryPolicy):
         if len(kv_tokens) * self.pages_per_group * ceil_div(n_steps - 1, tpg) <= unused:
             return None  # each request enters at most ⌈(K−1)/tpg⌉ new groups in steps 2..K: all from unused KV, free
         first = (-(kv_tokens + 1)) % tpg
+        crossings = np.where(first <= n_steps - 2, (n_steps - 2 - first) // tpg + 1, 0)  # new groups per request
+        if self.pages_per_group * int(crossings.sum()) <= unused:
+            return None  # every page of the stretch comes from unused KV chunks: nothing to pay
         per_step = self.pages_per_group * np.bincount(first, minlength=tpg)[np.arange(n_steps - 1) % tpg]
         pages = np.zeros(n_steps, dtype=np.int64)  # pages taken by the end of steps 1..K
         np.cumsum(per_step, out=pages[1:])
