@@ -24,7 +24,8 @@ The interface the scheduler uses; the same names and meanings for both policies 
 to the step in which it is paid):
 
 - ``take(r, n, runtime_keep)``: n more KV pages for request r (``runtime_keep``: runtime chunks the step still
-  needs, never lent); returns the cost.
+  needs, never lent); returns the cost. ``take_each(requests, counts, runtime_keep, cost)``: the same for many
+  requests in order (a decode step's growth), as one pool operation where the takes would cost nothing.
 - ``free(r)``: request r's KV pages go back (elastic: they stay mapped in the KV tensor, no unmap call).
 - ``fits(kv_pages, tokens, seqs)``: do those pages and the runtime memory of a step of ``tokens`` tokens over
   ``seqs`` sequences fit above the watermark? ``available()`` is that room; ``runtime_keep(tokens, seqs)``
