@@ -2,7 +2,8 @@
 
 A roofline-costed, iteration-level serving simulator over a pool of 2 MiB chunks with virtual tensors
 (``pool``), model/GPU memory arithmetic (``models``), static (vLLM-faithful) and elastic (eLLM)
-policies (``simulator``), trace generators and loaders (``traces``), a sensitivity map
+memory policies (``policies``) driven by one scheduler (``scheduler``), recorded (``recorder``) and wired
+together per policy (``simulator``), trace generators and loaders (``traces``), a sensitivity map
 (``sensitivity``) and an export in PyTorch's memory-snapshot shape (``snapshot``).
 
 The public face: Config, Result, stream, run, bench; the readers (``load_trace``, ``load_snapshot``) and
@@ -12,10 +13,12 @@ their errors; what every view of a result shares (colours, labels, chunk-map cod
 from .bench import bench
 from .config import Config
 from .engine import make_params, make_trace, run, stream
+from .policies import CATEGORIES, KV_HUES
 from .pool import arena_check
-from .result import CATEGORY_LABELS, CHUNK_CODES, COLORS, KV_HUES, POLICY_LABELS, Result
+from .recorder import EVENT_KINDS
+from .result import CATEGORY_LABELS, CHUNK_CODES, COLORS, POLICY_LABELS, Result
 from .sensitivity import RATIO_RANGE
-from .simulator import CATEGORIES, EVENT_KINDS, POLICIES
+from .simulator import POLICIES
 from .snapshot import SnapshotError, load_snapshot
 from .traces import TraceError
 from .traces import load as load_trace

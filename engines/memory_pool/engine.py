@@ -17,8 +17,9 @@ from . import sensitivity as sens
 from . import traces
 from .config import Config
 from .models import GIB, GPUS, MODELS, Roofline
+from .params import SimParams
 from .result import Result
-from .simulator import PolicyRun, SimParams, Simulator
+from .simulator import PolicyRun, Simulator
 from .snapshot import ElasticRecorder, static_snapshot
 
 
@@ -97,12 +98,13 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
         ttft_target = sim.ttft_target
         # elastic: the pool's operation log becomes snapshot entries as the run goes (the log is emptied each time, so
         # its memory stays bounded by the last snapshot_max_entries); static: the allocator sees only start-up tensors
-        recorder = (
-            ElasticRecorder(sim.cap, params.chunk_bytes, cfg.snapshot_max_entries) if cfg.export_snapshot and pol == "elastic" else None
-        )
-        log = sim.pool.log
+        mem = sim.memory
+        recorder = None
+        if cfg.export_snapshot and pol == "elastic":
+            recorder = ElasticRecorder(mem.cap_chunks, params.chunk_bytes, cfg.snapshot_max_entries)
+        log = mem.pool.log
         if recorder is None:
-            sim.pool.log = None
+            mem.pool.log = None
         for frac in sim.run():
             if recorder is not None:
                 recorder.feed(log)
@@ -111,9 +113,9 @@ def stream(config: Config | None = None, device: str = "auto") -> Iterator[Snaps
         if recorder is not None:
             recorder.feed(log)
             log.clear()
-            snaps[pol] = recorder.snapshot(sim.pool)
+            snaps[pol] = recorder.snapshot(mem.pool)
         elif cfg.export_snapshot:
-            snaps[pol] = static_snapshot(params.model.weight_bytes, params.overhead_bytes, sim.reserve_bytes, sim.n_blocks * sim.unit_bytes)
+            snaps[pol] = static_snapshot(params.model.weight_bytes, params.overhead_bytes, mem.reserve_bytes, mem.n_blocks * mem.page_bytes)
         runs[pol] = sim.result()
     m = params.model
     memory = dict(

@@ -167,13 +167,28 @@ class Roofline:
     mbu: float = 0.8
     step_overhead_s: float = 3e-4
 
+    def __post_init__(self):
+        # step_time's constants, computed once by the same expressions (so to the same floats); the simulator asks
+        # for thousands of step times per second and the model's properties recount its parameters on each access
+        m, g = self.model, self.gpu
+        constants = dict(
+            _flops_per_token=2.0 * m.linear_params_per_gpu,
+            _flops_per_sample=2.0 * m.hidden_size * (m.vocab_size / m.tp),
+            _flops_per_pair=m.attn_flops_per_pair,
+            _weight_bytes=m.weight_bytes,
+            _kv_bytes_per_token=m.kv_bytes_per_token,
+            _flop_rate=g.peak_flops * self.mfu,
+            _byte_rate=g.hbm_bytes_per_s * self.mbu,
+        )
+        for k, v in constants.items():
+            object.__setattr__(self, k, v)
+
     def step_time(self, n_tokens, n_sampled, attn_pairs, kv_read_tokens):
         """Vectorised: every argument may be an array of steps."""
-        m = self.model
-        flops = 2.0 * m.linear_params_per_gpu * n_tokens + 2.0 * m.hidden_size * (m.vocab_size / m.tp) * n_sampled
-        flops = flops + m.attn_flops_per_pair * attn_pairs
-        moved = m.weight_bytes + m.kv_bytes_per_token * (np.asarray(kv_read_tokens, dtype=float) + n_tokens)
-        return np.maximum(flops / (self.gpu.peak_flops * self.mfu), moved / (self.gpu.hbm_bytes_per_s * self.mbu)) + self.step_overhead_s
+        flops = self._flops_per_token * n_tokens + self._flops_per_sample * n_sampled
+        flops = flops + self._flops_per_pair * attn_pairs
+        moved = self._weight_bytes + self._kv_bytes_per_token * (np.asarray(kv_read_tokens, dtype=float) + n_tokens)
+        return np.maximum(flops / self._flop_rate, moved / self._byte_rate) + self.step_overhead_s
 
     def decode_time(self, n_decode, ctx_sum):
         """A decode-only step: B sequences holding Σctx tokens of KV (attention over ctx+1 keys each)."""

@@ -110,16 +110,77 @@ class ChunkPool:
         """Lend the last ``n`` chunks of ``src`` to ``dst``: unmapped there, mapped here (same physical chunks)."""
         if dst < 0:  # refuse before unmapping: a refused transfer leaves the pool untouched
             raise PoolError(f"owner ids are >= 0, got {dst}")
-        log, self.log = self.log, None
-        try:
-            ids = self.unmap(src, n)
-            # the chunks just pushed are on top of the free stack; map them straight to dst
-            out = self.map(dst, len(ids))
-        finally:
-            self.log = log
-        if log is not None and n:
-            log.append((self.now, "transfer", (src, dst), out))
-        return out
+        table = self.tables.get(src)
+        if table is None or n < 0 or n > len(table):
+            raise PoolError(f"unmap {n} pages of owner {src}: it holds {self.n_pages(src)}")
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        # an unmap then a map of the same chunks, in one move: the last n pages of src, in order, become the last
+        # n pages of dst (the free list is left as it was: unmap would push them on top, map would pop them again)
+        moved = table[len(table) - n :]
+        del table[len(table) - n :]
+        if not table:
+            del self.tables[src]
+        ids = np.asarray(moved, dtype=np.int64)
+        self.owner[ids] = dst
+        self.tables.setdefault(dst, []).extend(moved)
+        self.unmaps += n
+        self.maps += n
+        if self.log is not None:
+            self.log.append((self.now, "transfer", (src, dst), ids))
+        return ids
+
+    # ---- several owners at once (a decode step gives one page each to many requests) ------------------------
+    def map_each(self, owners: list[int], counts: list[int]) -> None:
+        """``map(o, n)`` for each pair in order, as one operation: the same chunks, tables and counters."""
+        total = sum(counts)
+        if self.log is not None or total > self._n_free or min(owners, default=0) < 0 or min(counts, default=0) < 0:
+            for o, n in zip(owners, counts):
+                self.map(o, n)
+            return
+        # the chunks sequential maps would pop, in popping order: owner i gets the next counts[i] of them
+        ids = self._free[self._n_free - total : self._n_free][::-1].copy()
+        self._n_free -= total
+        self.owner[ids] = np.repeat(np.asarray(owners, dtype=np.int64), counts)
+        flat = ids.tolist()
+        pos = 0
+        for o, n in zip(owners, counts):
+            if n:
+                self.tables.setdefault(o, []).extend(flat[pos : pos + n])
+                pos += n
+        self.maps += total
+
+    def transfer_each(self, src: int, owners: list[int], counts: list[int]) -> None:
+        """``transfer(src, o, n)`` for each pair in order, as one operation: the same chunks, tables and counters."""
+        table = self.tables.get(src)
+        total = sum(counts)
+        if (
+            self.log is not None
+            or table is None
+            or total > len(table)
+            or src in owners
+            or min(owners, default=0) < 0
+            or min(counts, default=0) < 0
+        ):
+            for o, n in zip(owners, counts):
+                self.transfer(src, o, n)
+            return
+        if total == 0:
+            return
+        # each sequential transfer takes the last pages left: owner 0 gets the last counts[0], owner 1 those before
+        start = len(table) - total
+        seg = table[start:]
+        del table[start:]
+        if not table:
+            del self.tables[src]
+        self.owner[np.asarray(seg, dtype=np.int64)] = np.repeat(np.asarray(owners[::-1], dtype=np.int64), counts[::-1])
+        end = total
+        for o, n in zip(owners, counts):
+            if n:
+                self.tables.setdefault(o, []).extend(seg[end - n : end])
+                end -= n
+        self.unmaps += total
+        self.maps += total
 
     def move_page(self, owner: int, page: int) -> tuple[int, int]:
         """Remap virtual page ``page`` of ``owner`` onto a different free chunk; returns (old, new) chunk.

@@ -15,19 +15,18 @@ import numpy as np
 from ..base import Figure, ResultBase, jsonable
 from . import sensitivity as sens
 from .config import Config
-from .simulator import (
-    BEYOND_C,
+from .policies import (
     CATEGORIES,
-    EVENT_KINDS,
-    FREE_C,
-    KV0,
-    KVFREE_C,
-    OVERHEAD_C,
-    RT_ACTIVE_C,
-    RT_IDLE_C,
-    WEIGHTS_C,
-    PolicyRun,
+    CODE_BEYOND_CAP,
+    CODE_FREE,
+    CODE_KV_REQUEST,
+    CODE_KV_UNUSED,
+    CODE_OVERHEAD,
+    CODE_RUNTIME_ACTIVE,
+    CODE_RUNTIME_IDLE,
+    CODE_WEIGHTS,
 )
+from .recorder import EVENT_KINDS, PolicyRun
 from .snapshot import save_snapshot
 
 PAPER = {
@@ -37,16 +36,15 @@ PAPER = {
 }
 # the chunk map's cell codes by name (``PolicyRun.frames``); a request's KV cells are kv_request + (request % KV_HUES)
 CHUNK_CODES = {
-    "free": FREE_C,
-    "weights": WEIGHTS_C,
-    "overhead": OVERHEAD_C,
-    "runtime_active": RT_ACTIVE_C,
-    "runtime_idle": RT_IDLE_C,
-    "beyond_cap": BEYOND_C,
-    "kv_free": KVFREE_C,
-    "kv_request": KV0,
+    "free": CODE_FREE,
+    "weights": CODE_WEIGHTS,
+    "overhead": CODE_OVERHEAD,
+    "runtime_active": CODE_RUNTIME_ACTIVE,
+    "runtime_idle": CODE_RUNTIME_IDLE,
+    "beyond_cap": CODE_BEYOND_CAP,
+    "kv_free": CODE_KV_UNUSED,
+    "kv_request": CODE_KV_REQUEST,
 }
-KV_HUES = 240
 POLICY_LABELS = {"static_unchunked": "static, unchunked", "static_chunked": "static, chunked", "elastic": "elastic (eLLM)"}
 CATEGORY_LABELS = {
     "weights": "weights",

@@ -19,7 +19,8 @@ import numpy as np
 
 from . import traces
 from .models import MODELS
-from .simulator import POLICIES, PolicyRun, SimParams, simulate
+from .params import SimParams
+from .simulator import POLICIES, PolicyRun, simulate
 
 MEMORY_GB = (40.0, 64.0, 80.0, 96.0, 141.0)
 INPUT_TOKENS = (8192, 32768, 131072, 524288)

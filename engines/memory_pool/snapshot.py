@@ -33,7 +33,7 @@ import numpy as np
 
 from engines.inputs import InputError, json_loads, read_bytes
 
-from .simulator import KVPOOL, OVERHEAD, OWNER0, RUNTIME, WEIGHTS
+from .policies import FIRST_REQUEST_OWNER, KV_UNUSED, OVERHEAD, RUNTIME, WEIGHTS
 
 
 class SnapshotError(InputError):
@@ -123,7 +123,7 @@ class ElasticRecorder:
     def __init__(self, cap_chunks: int, chunk: int, max_entries: int):
         span = cap_chunks * chunk
         self.chunk = chunk
-        self.va = {WEIGHTS: BASE, OVERHEAD: BASE + span, RUNTIME: BASE + 2 * span, KVPOOL: BASE + 3 * span}
+        self.va = {WEIGHTS: BASE, OVERHEAD: BASE + span, RUNTIME: BASE + 2 * span, KV_UNUSED: BASE + 3 * span}
         self.rt_len = 0  # chunks mapped into the runtime tensor: it grows and shrinks at its end
         self.trace: deque[dict] = deque(maxlen=max_entries)
 
@@ -132,7 +132,7 @@ class ElasticRecorder:
 
     def _kv_runs(self, action: str, ids, t: float, name: str) -> None:
         for first, n in _runs(ids):
-            self._add(action, self.va[KVPOOL] + first * self.chunk, n * self.chunk, t, name)
+            self._add(action, self.va[KV_UNUSED] + first * self.chunk, n * self.chunk, t, name)
 
     def feed(self, ops) -> None:
         va, chunk, add, kv_runs = self.va, self.chunk, self._add, self._kv_runs
@@ -164,15 +164,15 @@ class ElasticRecorder:
                     kv_runs("segment_unmap", ids, t, "reclaim")
                     add("segment_map", va[RUNTIME] + self.rt_len * chunk, n * chunk, t, "inflate")
                     self.rt_len += n
-                if dst >= OWNER0:
+                if dst >= FIRST_REQUEST_OWNER:
                     kv_runs("alloc", ids, t, "kv_alloc")
-                if src >= OWNER0:
+                if src >= FIRST_REQUEST_OWNER:
                     kv_runs("free_requested", ids, t, "kv_free")
                     kv_runs("free_completed", ids, t, "kv_free")
 
     def snapshot(self, pool) -> dict:
         """The final pool state as segments beside the kept trace entries."""
-        va, chunk, kv_base = self.va, self.chunk, self.va[KVPOOL]
+        va, chunk, kv_base = self.va, self.chunk, self.va[KV_UNUSED]
         segments = []
         for owner, name in ((WEIGHTS, "weights"), (OVERHEAD, "overhead")):
             n = pool.n_pages(owner)
@@ -181,7 +181,7 @@ class ElasticRecorder:
         n_rt = pool.n_pages(RUNTIME)
         if n_rt:
             segments.append(_segment(va[RUNTIME], [_block(va[RUNTIME], n_rt * chunk, False, "runtime")], True))
-        kv_ids = np.flatnonzero((pool.owner >= OWNER0) | (pool.owner == KVPOOL))
+        kv_ids = np.flatnonzero((pool.owner >= FIRST_REQUEST_OWNER) | (pool.owner == KV_UNUSED))
         for first, n in _runs(kv_ids):
             owners = pool.owner[first : first + n]
             blocks, i = [], 0
@@ -189,8 +189,8 @@ class ElasticRecorder:
                 j = i
                 while j < n and owners[j] == owners[i]:
                     j += 1
-                active = owners[i] >= OWNER0
-                name = f"kv_request_{owners[i] - OWNER0}" if active else "kv_unused"
+                active = owners[i] >= FIRST_REQUEST_OWNER
+                name = f"kv_request_{owners[i] - FIRST_REQUEST_OWNER}" if active else "kv_unused"
                 blocks.append(_block(kv_base + (first + i) * chunk, (j - i) * chunk, bool(active), name))
                 i = j
             segments.append(_segment(kv_base + first * chunk, blocks, True))

@@ -61,9 +61,9 @@ def test_static_kv_capacity_llama8b_80gb_util_0_9_matches_hand_calculation():
     cfg = Config(workload="long_context", n_requests=2)
     p = make_params(cfg)
     tr = make_trace(cfg)
-    assert Simulator("static_chunked", p, tr).n_blocks == 27_910
+    assert Simulator("static_chunked", p, tr).memory.n_blocks == 27_910
     unchunked = Simulator("static_unchunked", p, tr)
-    assert unchunked.n_blocks == 22_390
+    assert unchunked.memory.n_blocks == 22_390
     # two 128K requests with up to 4K outputs fit (2 × 8448 blocks), three do not
     assert 2 * (131072 + 4096) / 16 <= 22_390 < 3 * 131072 / 16
 

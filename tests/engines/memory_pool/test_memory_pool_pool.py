@@ -113,3 +113,48 @@ def test_arena_check_on_the_cpu():
     assert out["device"] == "cpu" and out["requests"] == 2
     assert out["max_abs_error"] < 1e-5
     assert out["maps"] > out["unmaps"] > 0
+
+
+def _state(pool):
+    return (
+        pool.owner.tolist(),
+        {o: list(t) for o, t in pool.tables.items()},
+        pool._free[: pool.n_free].tolist(),
+        pool.maps,
+        pool.unmaps,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n_chunks=st.integers(0, 60),
+    seed=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9)), max_size=8),
+    batches=st.lists(
+        st.tuples(st.booleans(), st.integers(0, 3), st.lists(st.tuples(st.integers(4, 12), st.integers(0, 6)), max_size=6)),
+        max_size=12,
+    ),
+)
+def test_batched_maps_and_transfers_equal_the_same_operations_one_by_one(n_chunks, seed, batches):
+    """map_each / transfer_each against their definition: the single operations in order (same chunks, tables, counters)."""
+    one, many = ChunkPool(n_chunks), ChunkPool(n_chunks)
+    for pool in (one, many):
+        for o, n in seed:
+            try:
+                pool.map(o, n)
+            except PoolError:
+                pass
+    for is_map, src, pairs in batches:
+        owners, counts = [o for o, _ in pairs], [n for _, n in pairs]
+        refused = []
+        for pool, batched in ((one, False), (many, True)):
+            try:
+                if batched:
+                    (pool.map_each(owners, counts) if is_map else pool.transfer_each(src, owners, counts))
+                else:
+                    for o, n in pairs:
+                        pool.map(o, n) if is_map else pool.transfer(src, o, n)
+            except PoolError:
+                refused.append(batched)
+        assert refused in ([], [False, True])  # refused by both or by neither
+        assert _state(one) == _state(many)  # a refused batch did what its first single operations did, no more
+        many.check()

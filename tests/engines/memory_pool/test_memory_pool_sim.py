@@ -219,13 +219,12 @@ def test_page_tallies_match_the_pool_in_mid_run():
         sim.check()
         # stop half way through a fresh run and check the tallies while requests hold KV
         sim = Simulator(policy, make_params(cfg), make_trace(cfg))
-        while sim.nxt < 6 or not sim.running:
-            sim.now = max(sim.now, float(sim.arrival[sim.nxt])) if sim.nxt < len(sim.arrival) else sim.now
-            while sim.nxt < len(sim.arrival) and sim.arrival[sim.nxt] <= sim.now:
-                sim.waiting.append(sim.nxt)
-                sim.nxt += 1
-            sim.step()
-        assert sim.hold.sum() > 0
+        s = sim.scheduler
+        while s.next_arrival < 6 or not s.running:
+            s.now = max(s.now, float(s.arrival[s.next_arrival])) if s.next_arrival < len(s.arrival) else s.now
+            s.arrive()
+            s.step()
+        assert sim.memory.held.sum() > 0
         sim.check()
 
 
@@ -237,9 +236,7 @@ def test_fast_forward_equals_stepping_one_iteration_at_a_time():
     for policy in POLICIES:
         runs = []
         for fast in (True, False):
-            sim = Simulator(policy, make_params(cfg), make_trace(cfg))
-            if not fast:
-                sim.can_fast_forward = lambda: False
+            sim = Simulator(policy, make_params(cfg), make_trace(cfg), fast_forward=fast)
             for _ in sim.run():
                 pass
             runs.append(sim.result())
@@ -287,3 +284,28 @@ def test_what_the_views_read_agrees_with_the_runs(long_context):
     head = res.headline()
     assert head["batch_x"].value == pytest.approx(res.ratios()["elastic_vs_static_unchunked"]["max_batch"])
     assert set(res.summary()["paper"]) == {"decode_throughput_x", "batch_x", "input_tokens"}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_every_invariant_holds_after_every_step(policy):
+    """The memory policy's, the scheduler's and the recorder's invariants, checked after each step of runs that
+    offload, reload, lend, preempt and chunk (small traces: the checks walk every request each step)."""
+    cases = (
+        (Config(workload="long_context", n_requests=6, ttft_slo_scale=6.0, export_snapshot=False), T.long_context(0, 6)),
+        (
+            Config(workload="chat", gpu="A100-40G", n_requests=12, rate_rps=50.0, input_median=6000, output_median=3000),
+            None,
+        ),
+    )
+    from engines.memory_pool.engine import make_trace
+
+    seen = set()
+    for cfg, trace in cases:
+        sim = Simulator(policy, make_params(cfg), trace if trace is not None else make_trace(cfg), check_each_step=True)
+        for _ in sim.run():
+            pass
+        sim.check()
+        s = sim.result().stats
+        seen |= {k for k in ("offloads", "reloads", "lends", "preemptions") if s[k]}
+    want = {"offloads", "reloads", "lends", "preemptions"} if policy == "elastic" else set()
+    assert want <= seen, seen
