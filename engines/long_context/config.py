@@ -69,6 +69,10 @@ class Config(ConfigBase):
     extend_steps: int = param(150, "Continued-training steps, for the YaRN model and for the plain-RoPE control alike (the "
                                    "paper: 150 iterations at 4M)", lo=1, hi=5000, group="UltraLong extension")
     extend_batch: int = param(4, "Packs per continued-training step", lo=1, hi=64, group="UltraLong extension")
+    extend_needle_lengths: str = param(
+        "log_uniform", "Lengths of the needle documents in the continued-training packs, from L_train to the pack: "
+        "log_uniform (as many short as long ones, as real corpora are heavy-tailed; keeps 1× skill) or uniform",
+        choices=("log_uniform", "uniform"), group="UltraLong extension")
     extend_lr: float = param(1e-3, "AdamW peak learning rate of the continued training (cosine to lr/10)", lo=0.0, lo_open=True, hi=0.1,
                              group="UltraLong extension")
 

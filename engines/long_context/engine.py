@@ -154,7 +154,8 @@ def experiment(cfg: Config, dev, report: ModelReport, keep: dict | None = None, 
         toy.set_rope(extended, theta, attention)
         pack_rng = np.random.default_rng([cfg.seed, 2])  # the same packs for both
         yield from training_phase(extended, name, lambda r=pack_rng: packs(r, hay, cfg.needle, cfg.distractors, cfg.extend_batch,
-                                                                        cfg.pack_length, cfg.train_length),
+                                                                        cfg.pack_length, cfg.train_length,
+                                                                        cfg.extend_needle_lengths),
                                   cfg.extend_steps, cfg.extend_lr, cfg.extend_batch * cfg.pack_length)
         result.timings[f"{name}_training_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -180,11 +180,16 @@ def text_document(rng: np.random.Generator, hay: Haystack, length: int) -> Docum
 
 
 def packs(rng: np.random.Generator, hay: Haystack, needle: str, distractors: int, batch: int, pack_length: int,
-          train_length: int) -> Documents:
-    """``batch`` packs of ``pack_length`` tokens: text documents of [L_train/2, 2·L_train] tokens, then a needle document."""
+          train_length: int, needle_lengths: str = "uniform") -> Documents:
+    """``batch`` packs of ``pack_length`` tokens: text documents of [L_train/2, 2·L_train] tokens, then a needle document
+    of n tokens, n in [L_train, pack_length]: ``uniform`` in n, or ``log_uniform`` (uniform in log n: as many needle
+    documents within 1–2 × L_train as within 4–8 ×, as heavy-tailed real corpora have)."""
     rows = []
     for _ in range(batch):
-        n_needle = int(rng.integers(train_length, pack_length + 1))
+        if needle_lengths == "log_uniform":
+            n_needle = int(round(train_length * (pack_length / train_length) ** rng.random()))
+        else:
+            n_needle = int(rng.integers(train_length, pack_length + 1))
         rest = pack_length - n_needle
         if 0 < rest < 8:
             n_needle, rest = pack_length, 0

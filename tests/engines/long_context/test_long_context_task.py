@@ -75,6 +75,17 @@ def test_documents_are_the_same_for_the_same_seed():
     assert np.array_equal(a.tokens, b.tokens) and np.array_equal(a.lm_target, b.lm_target)
 
 
+def test_log_uniform_needle_lengths_are_uniform_in_log_length():
+    hay = Haystack(V, 0.1, 0)
+    lengths = {}
+    for kind in ("uniform", "log_uniform"):
+        p = packs(np.random.default_rng(1), hay, "fused", 0, 400, 512, 64, kind)
+        lengths[kind] = np.array([512 - np.flatnonzero(row == V.BOS)[-1] for row in p.tokens])
+    log = np.log2(lengths["log_uniform"] / 64)  # in [0, 3]: each octave holds about a third
+    assert lengths["log_uniform"].min() >= 64 and abs(np.mean(log < 1) - 1 / 3) < 0.07 and abs(np.mean(log >= 2) - 1 / 3) < 0.07
+    assert np.mean(lengths["uniform"] < 128) < 0.2  # uniform in n: one in seven below 2 × L_train
+
+
 def test_a_pack_is_text_documents_then_one_needle_document_separated_by_bos():
     hay = Haystack(V, 0.1, 0)
     p = packs(np.random.default_rng(5), hay, "fused", 0, 6, 512, 64)
