@@ -24,7 +24,7 @@ COND_COLORS = {"baseline": BASELINE, "constant": CYCLE[2], "forced_wait": CYCLE[
 COND_LABELS = {"baseline": "baseline", "constant": "constant", "forced_wait": "forced wait", "control": "control"}
 TICKS = {"baseline": "baseline", "constant": "const.", "forced_wait": "wait only", "control": "control"}
 LAYER_COLORS = ("#56b4e9", "#009e73", "#cc79a7", "#000000", "#e69f00", "#0072b2")
-METRICS = (("mean_length", "Response length", "length [tokens]"), ("reflection_rate", "Reflection rate", "share of responses"),
+METRICS = (("mean_length", "Length", "length [tokens]"), ("reflection_rate", "Reflection rate", "share of responses"),
            ("accuracy", "Accuracy", "share right"))
 HIGHLIGHT = "#ffd8a8"
 
@@ -69,9 +69,11 @@ class LongCotSteeringPanel(Panel):
         self.fit_exp = self.traj_plot.plot([], [], pen=pen(CYCLE[3], 2.0, dash=True), name="exp fit")
         self.law = self.traj_plot.plot([], [], pen=pen(PAPER, 2.0, dash=True), name="paper's f(t)")
         self.traj_plot.addLine(x=0.5, pen=pg.mkPen("#999", width=1))
+        self.traj_plot.getAxis("left").setWidth(52)
 
         self.unit_plot = plot_widget("Selected units: P − N", "mean activation difference P − N",
                                      "unit (layer:index), by score", legend=True)
+        self.unit_plot.getAxis("left").setWidth(64)
         self.unit_bars: list[pg.BarGraphItem] = []
 
         bars = QWidget()
@@ -80,6 +82,7 @@ class LongCotSteeringPanel(Panel):
         self.metric_plots = {}
         for key, title, label in METRICS:
             p = plot_widget(f"{title} per condition (± 1 SE)", label, "", legend=False)
+            p.getAxis("left").setWidth(52)  # fixed: the layout must not move when tick labels change width
             item = pg.BarGraphItem(x=np.arange(len(CONDITIONS)), height=np.zeros(len(CONDITIONS)), width=0.7,
                                    brushes=[COND_COLORS[c] for c in CONDITIONS], pen=pg.mkPen("#333", width=0.8))
             err = pg.ErrorBarItem(x=np.arange(len(CONDITIONS)), y=np.zeros(len(CONDITIONS)), height=np.zeros(len(CONDITIONS)),
