@@ -365,10 +365,12 @@ class ElasticMemory(MemoryPolicy):
 
     def spare(self) -> int:
         """Unmapped free chunks plus chunks mapped in the KV tensor that hold no request's KV."""
-        return self.pool.n_free + self.pool.n_pages(KV_UNUSED)
+        unused = self.pool.tables.get(KV_UNUSED)  # pool.n_pages, inlined: asked several times a step
+        return self.pool.n_free + (len(unused) if unused else 0)
 
     def runtime_mapped(self) -> int:
-        return self.pool.n_pages(RUNTIME)
+        runtime = self.pool.tables.get(RUNTIME)
+        return len(runtime) if runtime else 0
 
     def runtime_keep(self, n_tokens, n_seqs) -> int:
         return self.runtime_chunks(n_tokens, n_seqs)

@@ -117,10 +117,11 @@ class ChunkPool:
             return np.empty(0, dtype=np.int64)
         # an unmap then a map of the same chunks, in one move: the last n pages of src, in order, become the last
         # n pages of dst (the free list is left as it was: unmap would push them on top, map would pop them again)
-        moved = table[len(table) - n :]
-        del table[len(table) - n :]
-        if not table:
-            del self.tables[src]
+        if n == len(table):
+            moved = self.tables.pop(src)  # the whole table moves (a request's KV going back): no copy
+        else:
+            moved = table[len(table) - n :]
+            del table[len(table) - n :]
         ids = np.asarray(moved, dtype=np.int64)
         self.owner[ids] = dst
         self.tables.setdefault(dst, []).extend(moved)

@@ -93,3 +93,15 @@ def test_prefill_is_flop_bound_and_chunking_preserves_attention_work():
     assert int((c * starts + c * (c + 1) // 2).sum()) == n * (n + 1) // 2
     # chunked prefill costs at least as much (weights re-read per chunk never make it cheaper)
     assert rf.prefill_time(n, 8192) >= rf.prefill_time(n, n) * (1 - 1e-12)
+
+
+def test_prefill_time_is_the_sum_of_its_chunk_steps_exactly():
+    """One chunk or many, prefill_time is step_time summed over the chunks (the one-step shortcut included)."""
+    rf = Roofline(MODELS["Qwen2.5-7B"], GPUS["A100-80G"])
+    for n in (1, 15, 16, 17, 1000, 8191, 8192, 8193, 131072):
+        for chunk in (1, 16, 8192, 131072):
+            starts = np.arange(0, n, chunk, dtype=float)
+            c = np.minimum(chunk, n - starts)
+            want = float(rf.step_time(c, (starts + c >= n).astype(float), c * starts + c * (c + 1) / 2, starts).sum())
+            assert rf.prefill_time(n, chunk) == want, (n, chunk)
+    assert rf.prefill_time(0, 8192) == 0.0
