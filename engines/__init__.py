@@ -16,12 +16,12 @@ ENGINES: dict[str, str] = {
     "spin_alignment": "Hadronic rescattering bias on vector-meson spin alignment rho00 (arXiv:2507.00706)",
     "splatting": "3D Gaussian Splatting with Lumina's sort sharing (S2) and radiance caching (arXiv:2506.05682)",
     "memory_pool": "LLM serving memory pool: eLLM elastic memory against static partitioning (arXiv:2506.15155)",
-    "long_context": "Long-context lab: RoPE scalings, a real-model calculator, UltraLong-style extension in miniature (arXiv:2504.06214)",
     "acereason": "On-policy GRPO, math-only then code-only RL, in the reasoning world (AceReason, arXiv:2505.16400)",
     "cot_pass_at_k": "CoT-Pass@K: Pass@K credits lucky answers, CoT-Pass@K needs every step right (arXiv:2506.14245)",
-    "video_dit": "Video DiT preview: ASTRAEA token selection, query-sparse attention, evolutionary budget search (arXiv:2506.05096)",
-    "long_cot_steering": "Long-CoT activation control: amplify a few last-layer MLP units and force \"wait\" (arXiv:2505.17697)",
     "sft_temperature": "SFT scaling by prompts vs responses, RL temperature by H_T (AceReason-Nemotron 1.1, arXiv:2506.13284)",
+    "long_cot_steering": "Long-CoT activation control: amplify a few last-layer MLP units and force \"wait\" (arXiv:2505.17697)",
+    "long_context": "Long-context lab: RoPE scalings, a real-model calculator, UltraLong-style extension in miniature (arXiv:2504.06214)",
+    "video_dit": "Video DiT preview: ASTRAEA token selection, query-sparse attention, evolutionary budget search (arXiv:2506.05096)",
 }
 
 

@@ -75,15 +75,6 @@ PANELS: list[PanelSpec] = [
         _lazy("panels.rl_dashboard", "RlDashboardPanel"),
     ),
     PanelSpec(
-        "long_context",
-        "Long-context lab",
-        "2504.06214",
-        "YaRN RoPE scaling keeps needle retrieval far past the trained window where plain RoPE fails, and an UltraLong-style "
-        "continued training at 8× extends the window without losing short-context skill.",
-        "long_context",
-        _lazy("panels.long_context", "LongContextPanel"),
-    ),
-    PanelSpec(
         "cot_pass_at_k",
         "CoT-Pass@K",
         "2506.14245",
@@ -93,13 +84,13 @@ PANELS: list[PanelSpec] = [
         _lazy("panels.cot_pass_at_k", "CotPassAtKPanel"),
     ),
     PanelSpec(
-        "video_preview",
-        "Video DiT preview",
-        "2506.05096",
-        "ASTRAEA recomputes a searched budget of tokens per diffusion step (query-sparse attention, token cache) "
-        "against full compute and baselines at equal compute.",
-        "video_dit",
-        _lazy("panels.video_preview", "VideoPreviewPanel"),
+        "sft_temperature",
+        "SFT scaling & RL temperature",
+        "2506.13284",
+        "More SFT prompts beat more responses per prompt; a stronger SFT start stays stronger after RL while the gap "
+        "narrows; the RL temperature is set where the temperature-adjusted entropy H_T meets a target.",
+        "sft_temperature",
+        _lazy("panels.sft_temperature", "SftTemperaturePanel"),
     ),
     PanelSpec(
         "long_cot_steering",
@@ -111,13 +102,22 @@ PANELS: list[PanelSpec] = [
         _lazy("panels.long_cot_steering", "LongCotSteeringPanel"),
     ),
     PanelSpec(
-        "sft_temperature",
-        "SFT scaling & RL temperature",
-        "2506.13284",
-        "More SFT prompts beat more responses per prompt; a stronger SFT start stays stronger after RL while the gap "
-        "narrows; the RL temperature is set where the temperature-adjusted entropy H_T meets a target.",
-        "sft_temperature",
-        _lazy("panels.sft_temperature", "SftTemperaturePanel"),
+        "long_context",
+        "Long-context lab",
+        "2504.06214",
+        "YaRN RoPE scaling keeps needle retrieval far past the trained window where plain RoPE fails, and an UltraLong-style "
+        "continued training at 8× extends the window without losing short-context skill.",
+        "long_context",
+        _lazy("panels.long_context", "LongContextPanel"),
+    ),
+    PanelSpec(
+        "video_preview",
+        "Video DiT preview",
+        "2506.05096",
+        "ASTRAEA recomputes a searched budget of tokens per diffusion step (query-sparse attention, token cache) "
+        "against full compute and baselines at equal compute.",
+        "video_dit",
+        _lazy("panels.video_preview", "VideoPreviewPanel"),
     ),
 ]
 
