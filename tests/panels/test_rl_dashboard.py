@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from app.jobs import JobRunner
 from panels.rl_dashboard import FAIL_BG, RlDashboardPanel
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "resources" / "reasoning"
 FIX = ROOT / "tests" / "engines" / "reasoning" / "fixtures"
 WAIT = 120_000

@@ -19,7 +19,7 @@ import pytest
 from app.jobs import JobRunner
 from panels.long_context import SHOWN_BY_DEFAULT, LongContextPanel
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "resources" / "long_context"
 SCALINGS = ("none", "linear", "dynamic_ntk", "yarn", "llama3", "ultralong", "ultralong_control")  # the rows of arrays.npz
 GIB = 2.0**30
