@@ -61,21 +61,26 @@ class SftTemperaturePanel(Panel):
             ("responses", "rl"): _Series(self.scaling_plot, BASELINE, "more responses/prompt, after RL", dash=True, symbol="t"),
         }
         self.scaling_empty = pg.TextItem("", color="#b00020", anchor=(0, 0))
-        self.scaling_plot.addItem(self.scaling_empty)
+        self.scaling_plot.addItem(self.scaling_empty, ignoreBounds=True)
+        self.scaling_plot.plotItem.legend.anchor((0, 0), (0, 0), offset=(60, 30))
 
         self.entropy_plot = plot_widget("Temperature-adjusted entropy H_T against T", "H_T [nats]", "sampling temperature T")
         self.entropy_curves: list[Band] = []
         self.target_line = pg.InfiniteLine(angle=0, pen=pen(NEUTRAL, 1.6, dash=True), label="target {value:.2f} nats",
                                            labelOpts=dict(color=NEUTRAL, position=0.12))
         self.advised_line = pg.InfiniteLine(angle=90, pen=pen(METHOD, 1.6, dash=True), label="advised T {value:.2f}",
-                                            labelOpts=dict(color=METHOD, position=0.85))
+                                            labelOpts=dict(color=METHOD, position=0.9,
+                                                                                             fill=pg.mkBrush(255, 255, 255, 200)))
         self.entropy_plot.addItem(self.target_line)
         self.entropy_plot.addItem(self.advised_line)
-        paper_line(self.entropy_plot, 0.3, "paper: 0.3 nats at a 152K vocabulary").setSpan(0.0, 1.0)
-        paper_line(self.entropy_plot, 0.85, "paper: T = 0.85", vertical=True)
+        paper_line(self.entropy_plot, 0.3, "paper: 0.3 nats at a 152K vocabulary").label.setPosition(0.25)
+        paper_line(self.entropy_plot, 0.85, "paper: T = 0.85", vertical=True).label.setPosition(0.97)
+        self.entropy_plot.plotItem.legend.anchor((0, 0), (0, 0), offset=(60, 62))
 
         self.reward_plot = plot_widget("RL at three temperatures: training reward (±1 s.e.)", "reward (mean over rollouts)", "RL step")
         self.arm_entropy_plot = plot_widget("RL at three temperatures: rollout entropy", "H_T of rollouts [nats]", "RL step")
+        self.reward_plot.plotItem.legend.anchor((1, 1), (1, 1), offset=(-10, -10))
+        self.arm_entropy_plot.plotItem.legend.anchor((1, 0.5), (1, 0.5), offset=(-10, 0))
         self.reward_bands = {a: Band(self.reward_plot, c, ARM_LABELS[a]) for a, c in ARM_COLORS.items()}
         self.arm_entropy_bands = {a: Band(self.arm_entropy_plot, c, ARM_LABELS[a]) for a, c in ARM_COLORS.items()}
         self.arm_target = pg.InfiniteLine(angle=0, pen=pen(NEUTRAL, 1.4, dash=True), label="target",
@@ -110,8 +115,10 @@ class SftTemperaturePanel(Panel):
             for s in self.scaling.values():
                 s.setData([], [], [])
             self.scaling_empty.setText("no recorded study (python -m engines record sft_temperature)")
+            self.scaling_empty.setVisible(True)
             return
         self.scaling_empty.setText("")
+        self.scaling_empty.setVisible(False)
         for (arm, when), series in self.scaling.items():
             rows = sorted((o for o in sc["starts"] if o["arm"] in ("base", arm)), key=lambda o: o["traces"])
             x = np.log2([o["traces"] for o in rows]) + (0.04 if when == "rl" else 0.0)  # post-RL points nudged right
@@ -146,8 +153,8 @@ class SftTemperaturePanel(Panel):
         temps = te.get("rl", {})
         adv = (te.get("study_advised_T") or {}).get(te.get("rl_start"), {})
         if temps and adv.get("mean") is not None:
-            self.reward_plot.setTitle(f"RL from {te['rl_start']} at its advised T = {adv['mean']:.2f} and 0.7×, 1.2×: "
-                                      "training reward ±1 s.e.", color="#222", size="10pt")
+            self.reward_plot.setTitle(f"RL reward from {te['rl_start']}: advised T = {adv['mean']:.2f}, 0.7×, 1.2×",
+                                      color="#222", size="10pt")
         legend_r, legend_e = self.reward_plot.plotItem.legend, self.arm_entropy_plot.plotItem.legend
         for arm in ARM_COLORS:
             c = curves.get(arm)
@@ -161,6 +168,10 @@ class SftTemperaturePanel(Panel):
                 tail = f", pass@1 {acc['mean']:.3f}" if acc.get("mean") is not None and key == "score" else ""
                 legend.addItem(band.curve, f"{ARM_LABELS[arm]} = {c['temperature']['mean']:.2f}{tail}")
         self.arm_target.setValue(r.config.target_entropy)
+        steps = max((len(c["steps"]) for c in curves.values()), default=0)
+        if steps:
+            for plot in (self.reward_plot, self.arm_entropy_plot):
+                plot.setXRange(1, steps, padding=0.03)
 
     def _draw_vocab(self, r) -> None:
         v = r.vocab

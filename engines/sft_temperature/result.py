@@ -86,10 +86,13 @@ class Result(ResultBase):
                         "responses": info["responses"], "traces": info["traces"], "tokens": mean_se(tok)["mean"],
                         "sft": mean_se(a, sa), "rl": mean_se(b, sb), "gain": mean_se(gain)})
 
+        names = set(self.start_names())
+
         def spread(key, kind, arm=None):
             per_seed = []
             for s in self.seeds():
-                vals = [r[key] for r in self.records(kind) if r["seed"] == s and (arm is None or r.get("arm") == arm)]
+                vals = [r[key] for r in self.records(kind) if r["seed"] == s and (arm is None or r.get("arm") == arm)
+                        and r["start"] in names]
                 if len(vals) == len(out):
                     per_seed.append(max(vals) - min(vals))
             return mean_se(per_seed)
