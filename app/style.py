@@ -50,4 +50,4 @@ def apply(app: QApplication) -> None:
     app.setPalette(pal)
     import pyqtgraph as pg
 
-    pg.setConfigOptions(background="w", foreground="k", antialias=True, useOpenGL=False)
+    pg.setConfigOptions(background="w", foreground="#222", antialias=True, useOpenGL=False)  # the one place: panels set none

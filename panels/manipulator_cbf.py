@@ -95,7 +95,6 @@ class ManipulatorCbfPanel(Panel):
 
     # ---- views --------------------------------------------------------------------------------------
     def build_views(self):
-        pg.setConfigOptions(antialias=True, background="w", foreground="#222")
         self._mc_stale = True
         self.mc_tab = self._build_mc_tab()
         return [("Arm and barrier", self._build_arm_tab()), ("Impulse sweep", self._build_sweep_tab()), ("Monte Carlo", self.mc_tab),

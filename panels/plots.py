@@ -56,6 +56,7 @@ class Band:
         q = pg.mkColor(c)
         q.setAlpha(55)
         self.fill = pg.FillBetweenItem(self._lo, self._hi, brush=pg.mkBrush(q))
+        self.fill.setZValue(-1)  # every band behind every curve
         plot.addItem(self._lo)
         plot.addItem(self._hi)
         plot.addItem(self.fill)

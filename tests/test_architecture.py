@@ -124,3 +124,9 @@ def test_panels_import_only_the_public_face_of_an_engine(path):
         parts = module.split(".")
         assert len(parts) <= 2 and (len(parts) == 1 or parts[1] in allowed_top), (
             f"{path.relative_to(ROOT)}:{line} imports {module}: a panel uses only its engine's public face (engines.<name>)")
+
+
+def test_no_panel_changes_pyqtgraphs_global_options():
+    # a panel that sets them changes every panel built after it (screenshots then depend on the order panels were built)
+    offenders = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "panels").rglob("*.py")) if "setConfigOption" in p.read_text()]
+    assert not offenders, f"pyqtgraph's options are set once, in app/style.py: {offenders}"
