@@ -286,7 +286,7 @@ def validate_snapshot(snap, source: str | Path = "snapshot") -> None:
         if not isinstance(dev, list):
             raise SnapshotError(f"{source}: device_traces[{d}] is a {type(dev).__name__}, expected a list of entries")
         for k, e in enumerate(dev):
-            ok = isinstance(e, dict) and e.get("action") in ACTIONS and all(key in e for key in TRACE_KEYS)
+            ok = isinstance(e, dict) and isinstance(e.get("action"), str) and e["action"] in ACTIONS and all(key in e for key in TRACE_KEYS)
             if not ok or not (_count(e["addr"]) and _count(e["size"]) and isinstance(e["time_us"], int) and isinstance(e["frames"], list)):
                 raise SnapshotError(
                     f"{source}: device_traces[{d}][{k}]: bad trace entry {str(e)[:120]} "

@@ -239,3 +239,13 @@ def test_special_and_missing_snapshot_files_are_snapshot_errors(workdir):
     (workdir / "empty.pickle").write_bytes(b"")
     with pytest.raises(SnapshotError, match="not a readable pickle"):
         load_snapshot(workdir / "empty.pickle")
+
+
+def test_a_trace_entry_whose_action_is_not_text_is_refused():
+    # found by the mutation test above: an unhashable action made `action in ACTIONS` raise TypeError
+    from engines.memory_pool.snapshot import SnapshotError, validate_snapshot
+
+    for action in ({"alloc": 1}, ["alloc"], None, 3):
+        entry = {"action": action, "addr": 0, "size": 0, "stream": 0, "time_us": 0, "frames": []}
+        with pytest.raises(SnapshotError, match=r"device_traces\[0\]\[0\]: bad trace entry"):
+            validate_snapshot({"segments": [], "device_traces": [[entry]]})
